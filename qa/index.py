@@ -1,0 +1,665 @@
+"""The persisted index: SQLite tables, FAISS dense vectors and a bm25s lexical index, per generation.
+
+Layout of an index folder::
+
+    index/
+      CURRENT            name of the live generation (replaced atomically with os.replace)
+      .lock              flock'd by writers so concurrent `qa index` runs take turns
+      gen-<id>/          one complete, immutable build
+        manifest.json    model, versions, per-document content hashes, counts
+        store.sqlite     documents, sentences, passages
+        sentences.npy    normalised float32 embeddings, row = sentence id
+        passages.npy     the same for passages
+        sentences.faiss  exact (flat) or approximate (HNSW) inner-product index
+        passages.faiss
+        bm25/            bm25s index over sentence tokens
+
+A build writes a new generation beside the old one and only then points CURRENT at it, so a
+`kill -9` at any moment leaves the previous generation usable. Readers never lock.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+import numpy as np
+
+from . import documents as docs_mod
+from .passages import CHUNKER_VERSION, split_document
+from .segment import SEGMENTER_VERSION
+from .speakers import SPEAKER_VERSION, attribute_speakers, load_aliases
+from .text import tokens
+from .types import Document, DocumentMeta, Passage, Sentence
+
+INDEX_FORMAT = 1
+# Up to this many vectors an exact flat search is both fast and perfect; above it, HNSW.
+EXACT_SEARCH_LIMIT = 50_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
+SECTION_CODES = {"body": 0, "metadata": 1}
+SECTION_NAMES = {v: k for k, v in SECTION_CODES.items()}
+
+Log = Callable[[str], None]
+
+
+class IndexError_(Exception):
+    """Base class: something is wrong with the index folder."""
+
+
+class IndexMissing(IndexError_):
+    pass
+
+
+class IndexCorrupt(IndexError_):
+    pass
+
+
+class IndexLocked(IndexError_):
+    pass
+
+
+class EmptyCorpus(docs_mod.CorpusError):
+    pass
+
+
+def _faiss():
+    import faiss  # imported lazily: commands that never search should not pay for it
+
+    return faiss
+
+
+@dataclass
+class DocRecord:
+    id: int
+    doc: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    meta: DocumentMeta
+    sent_lo: int
+    sent_hi: int
+    pass_lo: int
+    pass_hi: int
+
+
+@dataclass
+class Staleness:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    full_rebuild: Optional[str] = None  # reason, when nothing can be reused
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.added or self.changed or self.removed or self.full_rebuild)
+
+    def describe(self) -> str:
+        if self.full_rebuild:
+            return self.full_rebuild
+        parts = []
+        for name, items in (("added", self.added), ("changed", self.changed), ("removed", self.removed)):
+            if items:
+                parts.append(f"{len(items)} {name}")
+        return ", ".join(parts) or "up to date"
+
+
+def versions() -> dict:
+    from .embed import DIM, model_version
+
+    return {
+        "format": INDEX_FORMAT,
+        "model": model_version(),
+        "dim": DIM,
+        "segmenter": SEGMENTER_VERSION,
+        "chunker": CHUNKER_VERSION,
+    }
+
+
+class LoadedIndex:
+    """An index generation read into memory (vectors memory-mapped)."""
+
+    def __init__(self, root: Path, gen: Path):
+        self.root = root
+        self.gen = gen
+        try:
+            self.manifest = json.loads((gen / "manifest.json").read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise IndexCorrupt(f"unreadable manifest in {gen}: {exc}") from None
+        try:
+            self._load_tables()
+            self.sent_vecs = np.load(gen / "sentences.npy", mmap_mode="r")
+            self.pass_vecs = np.load(gen / "passages.npy", mmap_mode="r")
+        except (OSError, ValueError, sqlite3.DatabaseError, KeyError) as exc:
+            raise IndexCorrupt(f"damaged index files in {gen}: {exc}") from None
+        self._check_shapes()
+        self._sent_faiss = None
+        self._pass_faiss = None
+        self._bm25 = None
+
+    # -- loading -------------------------------------------------------------------------------
+    def _load_tables(self) -> None:
+        con = sqlite3.connect(f"file:{self.gen / 'store.sqlite'}?mode=ro", uri=True)
+        try:
+            rows = con.execute(
+                "SELECT id, doc, sha256, size, mtime_ns, meta, sent_lo, sent_hi, pass_lo, pass_hi, text "
+                "FROM documents ORDER BY id"
+            ).fetchall()
+            self.docs: list[DocRecord] = []
+            self.texts: list[str] = []
+            for r in rows:
+                meta = DocumentMeta(**json.loads(r[5]))
+                meta.metadata_spans = [tuple(x) for x in meta.metadata_spans]
+                meta.boilerplate_spans = [tuple(x) for x in meta.boilerplate_spans]
+                self.docs.append(DocRecord(r[0], r[1], r[2], r[3], r[4], meta, r[6], r[7], r[8], r[9]))
+                self.texts.append(r[10])
+            s = con.execute(
+                "SELECT doc_id, start, end, section, paragraph, line, speaker FROM sentences ORDER BY id"
+            ).fetchall()
+            arr = np.array([x[:6] for x in s], dtype=np.int64).reshape(-1, 6)
+            self.sent_doc = arr[:, 0].astype(np.int32)
+            self.sent_start = arr[:, 1]
+            self.sent_end = arr[:, 2]
+            self.sent_section = arr[:, 3].astype(np.int8)
+            self.sent_para = arr[:, 4].astype(np.int32)
+            self.sent_line = arr[:, 5].astype(np.int32)
+            self.sent_speaker: list[Optional[str]] = [x[6] for x in s]
+            p = con.execute(
+                "SELECT doc_id, first, last, start, end, line FROM passages ORDER BY id"
+            ).fetchall()
+            parr = np.array(p, dtype=np.int64).reshape(-1, 6)
+            self.pass_doc = parr[:, 0].astype(np.int32)
+            self.pass_first = parr[:, 1]
+            self.pass_last = parr[:, 2]
+            self.pass_start = parr[:, 3]
+            self.pass_end = parr[:, 4]
+            self.pass_line = parr[:, 5].astype(np.int32)
+        finally:
+            con.close()
+        self.doc_index = {d.doc: d.id for d in self.docs}
+
+    def _check_shapes(self) -> None:
+        n_s, n_p = len(self.sent_doc), len(self.pass_doc)
+        counts = self.manifest.get("counts", {})
+        if counts.get("sentences") != n_s or counts.get("passages") != n_p:
+            raise IndexCorrupt(
+                f"index tables disagree with the manifest ({n_s} sentences, {n_p} passages; "
+                f"manifest says {counts.get('sentences')} and {counts.get('passages')})"
+            )
+        if self.sent_vecs.shape[0] != n_s or self.pass_vecs.shape[0] != n_p:
+            raise IndexCorrupt("embedding files do not match the sentence and passage tables")
+        if n_s and (int(self.sent_doc.max()) >= len(self.docs) or int(self.sent_end.max()) > max(len(t) for t in self.texts)):
+            raise IndexCorrupt("sentence table points outside the stored documents")
+
+    # -- search structures (loaded on first use) -------------------------------------------------
+    @property
+    def sent_faiss(self):
+        if self._sent_faiss is None:
+            self._sent_faiss = self._read_faiss("sentences.faiss", len(self.sent_doc))
+        return self._sent_faiss
+
+    @property
+    def pass_faiss(self):
+        if self._pass_faiss is None:
+            self._pass_faiss = self._read_faiss("passages.faiss", len(self.pass_doc))
+        return self._pass_faiss
+
+    def _read_faiss(self, name: str, n: int):
+        faiss = _faiss()
+        try:
+            index = faiss.read_index(str(self.gen / name))
+        except Exception as exc:  # faiss raises RuntimeError with C++ text
+            raise IndexCorrupt(f"cannot read {name}: {str(exc).splitlines()[0]}") from None
+        if index.ntotal != n:
+            raise IndexCorrupt(f"{name} holds {index.ntotal} vectors, expected {n}")
+        if hasattr(index, "hnsw"):
+            index.hnsw.efSearch = HNSW_EF_SEARCH
+        return index
+
+    @property
+    def bm25(self):
+        if self._bm25 is None:
+            import bm25s
+
+            try:
+                self._bm25 = bm25s.BM25.load(str(self.gen / "bm25"), show_progress=False)
+            except Exception as exc:
+                raise IndexCorrupt(f"cannot read the BM25 index: {exc}") from None
+        return self._bm25
+
+    def warm(self) -> None:
+        """Touch every lazily loaded structure (so corruption is found before the first question)."""
+        self.sent_faiss, self.pass_faiss, self.bm25  # noqa: B018
+
+    # -- accessors -----------------------------------------------------------------------------
+    def sentence_text(self, i: int) -> str:
+        return self.texts[self.sent_doc[i]][self.sent_start[i] : self.sent_end[i]]
+
+    def section(self, i: int) -> str:
+        return SECTION_NAMES[int(self.sent_section[i])]
+
+    @property
+    def n_sentences(self) -> int:
+        return len(self.sent_doc)
+
+    @property
+    def n_passages(self) -> int:
+        return len(self.pass_doc)
+
+
+# ---------------------------------------------------------------------------------------------
+# Generations and locking
+
+
+def current_generation(root: Path) -> Optional[Path]:
+    cur = root / "CURRENT"
+    try:
+        name = cur.read_text("utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise IndexCorrupt(f"cannot read {cur}: {exc}") from None
+    if not name or "/" in name or not (root / name).is_dir():
+        raise IndexCorrupt(f"{cur} names a generation that does not exist ({name!r})")
+    return root / name
+
+
+def load(root: Path) -> LoadedIndex:
+    gen = current_generation(root)
+    if gen is None:
+        raise IndexMissing(f"no index in {root}")
+    return LoadedIndex(root, gen)
+
+
+@contextlib.contextmanager
+def write_lock(root: Path, wait: float = 600.0) -> Iterator[None]:
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise IndexLocked(f"another `qa index` holds {root / '.lock'}") from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _publish(root: Path, gen: Path) -> None:
+    tmp = root / f".CURRENT.{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(gen.name + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, root / "CURRENT")
+    _fsync_dir(root)
+
+
+def _collect_garbage(root: Path, keep: set[str]) -> None:
+    """Remove unfinished builds and generations older than the previous one."""
+    for p in root.iterdir():
+        if p.name in keep:
+            continue
+        if p.is_dir() and (p.name.startswith("gen-") or p.name.startswith(".tmp-")):
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.name.startswith(".CURRENT."):
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
+# ---------------------------------------------------------------------------------------------
+# Staleness
+
+
+def _manifest_docs(loaded: Optional[LoadedIndex]) -> dict:
+    return (loaded.manifest.get("documents", {}) if loaded else {}) or {}
+
+
+def staleness(corpus: Path, loaded: Optional[LoadedIndex]) -> Staleness:
+    """Compare the corpus on disk with the index (cheap: file sizes and mtimes, hashes only on doubt)."""
+    st = Staleness()
+    if loaded is None:
+        st.full_rebuild = "no index yet"
+        return st
+    man = loaded.manifest
+    want = versions()
+    for key in ("format", "model", "dim", "segmenter", "chunker"):
+        if man.get(key) != want[key]:
+            st.full_rebuild = f"index was built with {key}={man.get(key)!r}, now {want[key]!r}: rebuilding everything"
+            return st
+    if man.get("corpus") != str(Path(corpus).resolve()):
+        st.full_rebuild = f"index was built for {man.get('corpus')}, not {Path(corpus).resolve()}: rebuilding"
+        return st
+    old = _manifest_docs(loaded)
+    files = docs_mod.corpus_files(Path(corpus))
+    seen = set()
+    for path in files:
+        rel = path.relative_to(corpus).as_posix()
+        seen.add(rel)
+        rec = old.get(rel)
+        if rec is None:
+            if rel in man.get("skipped", {}) and _same_stat(path, man["skipped"][rel]):
+                continue
+            st.added.append(rel)
+        elif not _same_stat(path, rec) or _sidecar_sig(path) != rec.get("sidecar"):
+            st.changed.append(rel)
+    st.removed = sorted(set(old) - seen)
+    return st
+
+
+def _stat_sig(path: Path) -> dict:
+    s = path.stat()
+    return {"size": s.st_size, "mtime_ns": s.st_mtime_ns}
+
+
+def _same_stat(path: Path, rec: dict) -> bool:
+    try:
+        sig = _stat_sig(path)
+    except OSError:
+        return False
+    return sig["size"] == rec.get("size") and sig["mtime_ns"] == rec.get("mtime_ns")
+
+
+def _sidecar_sig(path: Path) -> Optional[dict]:
+    side = docs_mod.sidecar_path(path)
+    return _stat_sig(side) if side else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Building
+
+
+@dataclass
+class BuildReport:
+    documents: int = 0
+    sentences: int = 0
+    passages: int = 0
+    embedded_documents: list[str] = field(default_factory=list)
+    reused_documents: int = 0
+    removed_documents: list[str] = field(default_factory=list)
+    skipped: list[docs_mod.Skipped] = field(default_factory=list)
+    seconds: float = 0.0
+    full_rebuild: Optional[str] = None
+    embedded_sentences: int = 0
+
+
+@dataclass
+class _DocUnits:
+    document: Document
+    size: int
+    mtime_ns: int
+    sidecar: Optional[dict]
+    sentences: list[Sentence]
+    passages: list[Passage]
+    sent_vecs: Optional[np.ndarray] = None
+    pass_vecs: Optional[np.ndarray] = None
+
+
+def build(
+    corpus: Path,
+    root: Path,
+    encoder,
+    log: Log = lambda msg: None,
+    progress_factory=None,
+    force: bool = False,
+) -> BuildReport:
+    """(Re)build the index for `corpus` in `root`, re-embedding only added or changed documents.
+
+    `progress_factory(total)` may return a callable taking the number of newly embedded items.
+    """
+    t0 = time.monotonic()
+    corpus = Path(corpus)
+    root = Path(root)
+    with write_lock(root):
+        old: Optional[LoadedIndex] = None
+        report = BuildReport()
+        try:
+            old = load(root)
+        except IndexMissing:
+            pass
+        except IndexCorrupt as exc:
+            log(f"index in {root} is corrupt ({exc}); rebuilding it from the corpus")
+            report.full_rebuild = f"corrupt index: {exc}"
+        st = staleness(corpus, old)
+        if force:
+            st.full_rebuild = st.full_rebuild or "rebuild requested"
+        if st.full_rebuild and old is not None:
+            log(st.full_rebuild)
+            report.full_rebuild = st.full_rebuild
+            old = None
+
+        files = docs_mod.corpus_files(corpus)
+        aliases = load_aliases(corpus)
+        old_docs = _manifest_docs(old)
+        units: list[_DocUnits] = []
+        skipped_sigs: dict = {}
+        to_embed: list[_DocUnits] = []
+        for path in files:
+            rel = path.relative_to(corpus).as_posix()
+            rec = old_docs.get(rel)
+            if (
+                old is not None
+                and rec is not None
+                and rel not in st.changed
+                and rel not in st.added
+                and rec.get("speakers") == SPEAKER_VERSION
+            ):
+                units.append(_reuse(old, rel, rec))
+                report.reused_documents += 1
+                continue
+            try:
+                document = docs_mod.load_document(corpus, path)
+            except (ValueError, OSError) as exc:
+                report.skipped.append(docs_mod.Skipped(rel, str(exc)))
+                log(f"warning: skipped {rel}: {exc}")
+                with contextlib.suppress(OSError):
+                    skipped_sigs[rel] = _stat_sig(path)
+                continue
+            sentences, passages = split_document(document)
+            attribute_speakers(document, sentences, aliases)
+            sig = _stat_sig(path)
+            u = _DocUnits(document, sig["size"], sig["mtime_ns"], _sidecar_sig(path), sentences, passages)
+            # Same content (e.g. only touched) or only the speaker rules changed: keep the vectors.
+            if old is not None and rec is not None and rec.get("sha256") == document.sha256:
+                _reuse_vectors(old, rel, u)
+                report.reused_documents += 1
+            else:
+                to_embed.append(u)
+            units.append(u)
+
+        if not units:
+            raise EmptyCorpus(
+                f"no readable .txt or .md documents in {corpus}"
+                + (f" ({len(report.skipped)} skipped)" if report.skipped else "")
+            )
+
+        n_items = sum(len(u.sentences) + len(u.passages) for u in to_embed)
+        progress = progress_factory(n_items) if (progress_factory and n_items) else None
+        for u in to_embed:
+            text = u.document.text
+            u.sent_vecs = encoder.encode([text[s.start : s.end] for s in u.sentences], progress=progress)
+            u.pass_vecs = encoder.encode([text[p.start : p.end] for p in u.passages], progress=progress)
+            report.embedded_documents.append(u.document.doc)
+            report.embedded_sentences += len(u.sentences)
+
+        report.removed_documents = list(st.removed)
+        keep = {old.gen.name} if old is not None else set()
+        gen = _write_generation(root, corpus, units, skipped_sigs)
+        _publish(root, gen)
+        _collect_garbage(root, keep | {gen.name, "CURRENT", ".lock"})
+        report.documents = len(units)
+        report.sentences = sum(len(u.sentences) for u in units)
+        report.passages = sum(len(u.passages) for u in units)
+        report.seconds = time.monotonic() - t0
+        return report
+
+
+def _reuse(old: LoadedIndex, rel: str, rec: dict) -> _DocUnits:
+    d = old.docs[old.doc_index[rel]]
+    text = old.texts[d.id]
+    sentences = [
+        Sentence(
+            start=int(old.sent_start[i]),
+            end=int(old.sent_end[i]),
+            section=old.section(i),
+            paragraph=int(old.sent_para[i]),
+            line=int(old.sent_line[i]),
+            speaker=old.sent_speaker[i],
+        )
+        for i in range(d.sent_lo, d.sent_hi)
+    ]
+    passages = [
+        Passage(
+            first=int(old.pass_first[j]) - d.sent_lo,
+            last=int(old.pass_last[j]) - d.sent_lo,
+            start=int(old.pass_start[j]),
+            end=int(old.pass_end[j]),
+            paragraph=0,
+            line=int(old.pass_line[j]),
+        )
+        for j in range(d.pass_lo, d.pass_hi)
+    ]
+    document = Document(doc=rel, text=text, sha256=d.sha256, meta=d.meta)
+    return _DocUnits(
+        document,
+        d.size,
+        d.mtime_ns,
+        rec.get("sidecar"),
+        sentences,
+        passages,
+        np.asarray(old.sent_vecs[d.sent_lo : d.sent_hi]),
+        np.asarray(old.pass_vecs[d.pass_lo : d.pass_hi]),
+    )
+
+
+def _reuse_vectors(old: LoadedIndex, rel: str, u: _DocUnits) -> None:
+    d = old.docs[old.doc_index[rel]]
+    old_sent = [(int(old.sent_start[i]), int(old.sent_end[i])) for i in range(d.sent_lo, d.sent_hi)]
+    old_pass = [(int(old.pass_start[j]), int(old.pass_end[j])) for j in range(d.pass_lo, d.pass_hi)]
+    if old_sent == [(s.start, s.end) for s in u.sentences] and old_pass == [(p.start, p.end) for p in u.passages]:
+        u.sent_vecs = np.asarray(old.sent_vecs[d.sent_lo : d.sent_hi])
+        u.pass_vecs = np.asarray(old.pass_vecs[d.pass_lo : d.pass_hi])
+
+
+def _build_faiss(vecs: np.ndarray):
+    faiss = _faiss()
+    dim = vecs.shape[1]
+    if len(vecs) <= EXACT_SEARCH_LIMIT:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    if len(vecs):
+        index.add(np.ascontiguousarray(vecs, dtype=np.float32))
+    return index
+
+
+def _write_generation(root: Path, corpus: Path, units: list[_DocUnits], skipped_sigs: dict) -> Path:
+    from .embed import DIM
+
+    gen_name = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 100000:05d}"
+    tmp = root / f".tmp-{gen_name}"
+    tmp.mkdir(parents=True)
+    con = sqlite3.connect(tmp / "store.sqlite")
+    con.executescript(
+        """
+        CREATE TABLE documents (id INTEGER PRIMARY KEY, doc TEXT UNIQUE NOT NULL, sha256 TEXT NOT NULL,
+            size INTEGER, mtime_ns INTEGER, meta TEXT NOT NULL, text TEXT NOT NULL,
+            sent_lo INTEGER, sent_hi INTEGER, pass_lo INTEGER, pass_hi INTEGER);
+        CREATE TABLE sentences (id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL, start INTEGER NOT NULL,
+            end INTEGER NOT NULL, section INTEGER NOT NULL, paragraph INTEGER, line INTEGER, speaker TEXT);
+        CREATE TABLE passages (id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL, first INTEGER NOT NULL,
+            last INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, line INTEGER);
+        """
+    )
+    sent_rows, pass_rows, doc_rows, bm25_tokens = [], [], [], []
+    manifest_docs = {}
+    s_off = p_off = 0
+    for doc_id, u in enumerate(units):
+        d = u.document
+        for s in u.sentences:
+            sent_rows.append(
+                (len(sent_rows), doc_id, s.start, s.end, SECTION_CODES[s.section], s.paragraph, s.line, s.speaker)
+            )
+            bm25_tokens.append(tokens(d.text[s.start : s.end]))
+        for p in u.passages:
+            pass_rows.append((len(pass_rows), doc_id, s_off + p.first, s_off + p.last, p.start, p.end, p.line))
+        doc_rows.append(
+            (doc_id, d.doc, d.sha256, u.size, u.mtime_ns, json.dumps(d.meta.to_dict(), ensure_ascii=False), d.text,
+             s_off, s_off + len(u.sentences), p_off, p_off + len(u.passages))
+        )
+        manifest_docs[d.doc] = {
+            "sha256": d.sha256,
+            "size": u.size,
+            "mtime_ns": u.mtime_ns,
+            "sidecar": u.sidecar,
+            "speakers": SPEAKER_VERSION,
+            "sentences": [s_off, s_off + len(u.sentences)],
+            "passages": [p_off, p_off + len(u.passages)],
+        }
+        s_off += len(u.sentences)
+        p_off += len(u.passages)
+    con.executemany("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)", doc_rows)
+    con.executemany("INSERT INTO sentences VALUES (?,?,?,?,?,?,?,?)", sent_rows)
+    con.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?)", pass_rows)
+    con.commit()
+    con.close()
+
+    sent_vecs = np.concatenate([u.sent_vecs for u in units if len(u.sentences)] or [np.zeros((0, DIM), np.float32)])
+    pass_vecs = np.concatenate([u.pass_vecs for u in units if len(u.passages)] or [np.zeros((0, DIM), np.float32)])
+    np.save(tmp / "sentences.npy", sent_vecs.astype(np.float32, copy=False))
+    np.save(tmp / "passages.npy", pass_vecs.astype(np.float32, copy=False))
+    faiss = _faiss()
+    sent_index = _build_faiss(sent_vecs)
+    faiss.write_index(sent_index, str(tmp / "sentences.faiss"))
+    faiss.write_index(_build_faiss(pass_vecs), str(tmp / "passages.faiss"))
+
+    import bm25s
+
+    bm = bm25s.BM25()
+    bm.index(bm25_tokens, show_progress=False)
+    bm.save(str(tmp / "bm25"), show_progress=False)
+
+    manifest = dict(versions())
+    manifest.update(
+        {
+            "corpus": str(Path(corpus).resolve()),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "speakers": SPEAKER_VERSION,
+            "dense_index": "hnsw" if len(sent_vecs) > EXACT_SEARCH_LIMIT else "flat",
+            "counts": {"documents": len(units), "sentences": s_off, "passages": p_off},
+            "documents": manifest_docs,
+            "skipped": skipped_sigs,
+        }
+    )
+    (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
+    for f in tmp.rglob("*"):
+        if f.is_file():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+    _fsync_dir(tmp)
+    gen = root / gen_name
+    os.replace(tmp, gen)
+    _fsync_dir(root)
+    return gen
