@@ -151,6 +151,12 @@ class Archive:
         return out
 
     # -- answering --------------------------------------------------------------------------------
+    def conversation(self):
+        """A new dialogue whose follow-up questions are understood in the context of earlier turns."""
+        from .conversation import Conversation
+
+        return Conversation(self)
+
     def embed_questions(self, questions: list[str]) -> np.ndarray:
         return self.encoder.encode(questions)
 
