@@ -13,7 +13,7 @@ import numpy as np
 from . import index as index_mod
 from .config import MAX_QUESTION_CHARS, default_corpus, default_index
 from .embed import Encoder
-from .retrieve import candidates
+from .retrieve import allowed_rows, candidates
 from .spans import select
 from .types import Answer
 
@@ -68,6 +68,7 @@ class Archive:
         self.state: Optional[IndexState] = None
         self.last_build: Optional[index_mod.BuildReport] = None
         self._lock = threading.RLock()
+        self._reranker = None
 
     # -- opening and refreshing ------------------------------------------------------------------
     @classmethod
@@ -158,7 +159,30 @@ class Archive:
         return Conversation(self)
 
     def embed_questions(self, questions: list[str]) -> np.ndarray:
-        return self.encoder.encode(questions)
+        """Retrieval vectors, one per question, from one batched model call.
+
+        A question asking for someone's words is embedded together with its topic alone ("What did
+        Rusk say about July?" + "July"): the speaker is handled by filtering, and the name would
+        otherwise dominate the similarity.
+        """
+        from .question import parse_question
+
+        if not questions:
+            return self.encoder.encode([])
+        texts = list(questions)
+        topic_at: dict[int, int] = {}
+        if self.index is not None:
+            for i, q in enumerate(questions):
+                frame = parse_question(q, self.known_speakers)
+                if frame.wants_speech and frame.topic_text:
+                    topic_at[i] = len(texts)
+                    texts.append(frame.topic_text)
+        vecs = self.encoder.encode(texts)
+        out = vecs[: len(questions)].copy()
+        for i, j in topic_at.items():
+            v = vecs[i] + vecs[j]
+            out[i] = v / np.linalg.norm(v)
+        return out
 
     def ask(self, question: str, k: int = 5, docs: Optional[Iterable[str]] = None) -> Answer:
         q = validate_question(question)
@@ -179,12 +203,83 @@ class Archive:
             out[i] = self._answer(q, v, k, None)
         return out
 
-    def _answer(self, q: str, qvec: np.ndarray, k: int, doc_ids: Optional[set[int]]) -> Answer:
+    @property
+    def reranker(self):
+        if self._reranker is None:
+            from .rerank import Reranker
+
+            self._reranker = Reranker.load()
+        return self._reranker
+
+    @property
+    def known_speakers(self) -> dict[str, str]:
+        """Lowercase name forms (surnames, aliases) -> canonical speaker, for reading questions."""
         idx = self._require_index()
-        cands = candidates(idx, qvec, q, doc_ids)
+        if getattr(idx, "_known_speakers", None) is None:
+            from .speakers import load_aliases
+
+            names = {s for s in idx.sent_speaker if s}
+            names |= {d.meta.author for d in idx.docs if d.meta.author and " " not in d.meta.author}
+            forms = {n.lower(): n for n in names}
+            aliases = dict(load_aliases(self.corpus)) if self.corpus.is_dir() else {}
+            for d in idx.docs:
+                aliases.update({k.lower(): v for k, v in (d.meta.aliases or {}).items()})
+            forms.update({a.lower(): c for a, c in aliases.items() if c in names})
+            idx._known_speakers = forms
+        return idx._known_speakers
+
+    def gather(self, q: str, qvec: np.ndarray, doc_ids: Optional[set[int]] = None, frame=None):
+        """(frame, candidates) for a question.
+
+        A question asking for someone's words ("What did Rusk say about …") is answered from that
+        person's sentences only, when the archive attributes any to them.
+        """
+        from .question import parse_question
+
+        idx = self._require_index()
+        frame = frame or parse_question(q, self.known_speakers)
+        rows_filter = None
+        if frame.wants_speech:
+            base = allowed_rows(idx, doc_ids)
+            base = np.arange(idx.n_sentences) if base is None else base
+            spoken = base[np.isin(self._speaker_array(idx)[base], frame.speakers)]
+            if len(spoken):
+                rows_filter = spoken
+        qtokens = frame.topic_tokens if frame.wants_speech and frame.topic_tokens else None
+        return frame, candidates(idx, qvec, q, doc_ids, query_tokens=qtokens, rows_filter=rows_filter)
+
+    @staticmethod
+    def _speaker_array(idx) -> np.ndarray:
+        if getattr(idx, "_speaker_array", None) is None:
+            idx._speaker_array = np.array(idx.sent_speaker, dtype=object)
+        return idx._speaker_array
+
+    def rank(self, q: str, qvec: np.ndarray, doc_ids: Optional[set[int]] = None, frame=None):
+        """(frame, candidates, probabilities, answerable): candidates scored by the reranker, and the
+        calibrated probability that the archive answers the question at all."""
+        from .rerank import featurize
+
+        frame, cands = self.gather(q, qvec, doc_ids, frame)
+        if len(cands) == 0:
+            return frame, cands, np.zeros(0), 0.0
+        idx = self._require_index()
+        X = featurize(idx, cands, frame, qvec)
+        probs = self.reranker.probability(X)
+        return frame, cands, probs, self.reranker.answerable(X, probs, cands, frame, idx)
+
+    def _answer(self, q: str, qvec: np.ndarray, k: int, doc_ids: Optional[set[int]], frame=None) -> Answer:
+        idx = self._require_index()
+        frame, cands, probs, answerable = self.rank(q, qvec, doc_ids, frame)
         if len(cands) == 0:
             return Answer(question=q, abstained=True, answers=[], confidence=0.0)
-        # Fused score scaled to [0, 1]: 1.0 = first in all three rankings.
-        score = cands.rrf / (3.0 / (61.0))
-        extracts = select(idx, cands.rows, score, k)
-        return Answer(question=q, abstained=False, answers=extracts, confidence=float(score.max()))
+        prob_of = dict(zip(cands.rows.tolist(), probs.tolist()))
+
+        def carries_answer(first: int, last: int, neighbour: int) -> bool:
+            # A neighbour joins the quote only when the (calibrated) reranker finds it more likely
+            # than not to answer the question itself: then it carries the answer, not just context.
+            return prob_of.get(neighbour, 0.0) >= 0.5
+
+        extracts = select(idx, cands.rows, probs, k, wants=carries_answer)
+        if answerable < self.reranker.abstain_threshold:
+            return Answer(question=q, abstained=True, answers=[], closest=extracts, confidence=answerable)
+        return Answer(question=q, abstained=False, answers=extracts, confidence=answerable)

@@ -74,6 +74,9 @@ class EmptyCorpus(docs_mod.CorpusError):
 def _faiss():
     import faiss  # imported lazily: commands that never search should not pay for it
 
+    # One query at a time is faster on one thread: OpenMP fan-out costs more than a 10k-row scan,
+    # and oversubscribes the CPU when several processes search at once.
+    faiss.omp_set_num_threads(1)
     return faiss
 
 
@@ -353,6 +356,8 @@ def staleness(corpus: Path, loaded: Optional[LoadedIndex]) -> Staleness:
         return st
     old = _manifest_docs(loaded)
     files = docs_mod.corpus_files(Path(corpus))
+    # New attribution rules or alias tables: every document is re-annotated (vectors are kept).
+    relabel = man.get("speakers") != speaker_signature(Path(corpus))
     seen = set()
     for path in files:
         rel = path.relative_to(corpus).as_posix()
@@ -362,10 +367,21 @@ def staleness(corpus: Path, loaded: Optional[LoadedIndex]) -> Staleness:
             if rel in man.get("skipped", {}) and _same_stat(path, man["skipped"][rel]):
                 continue
             st.added.append(rel)
-        elif not _same_stat(path, rec) or _sidecar_sig(path) != rec.get("sidecar"):
+        elif relabel or not _same_stat(path, rec) or _sidecar_sig(path) != rec.get("sidecar"):
             st.changed.append(rel)
     st.removed = sorted(set(old) - seen)
     return st
+
+
+def speaker_signature(corpus: Path) -> str:
+    """Attribution rules version plus the corpus alias tables: a change re-annotates speakers."""
+    import hashlib
+
+    h = hashlib.sha1(SPEAKER_VERSION.encode())
+    for p in (corpus / "aliases.json", corpus / ".qa" / "aliases.json"):
+        if p.is_file():
+            h.update(p.read_bytes())
+    return f"{SPEAKER_VERSION}:{h.hexdigest()[:12]}"
 
 
 def _stat_sig(path: Path) -> dict:
@@ -451,6 +467,7 @@ def build(
 
         files = docs_mod.corpus_files(corpus)
         aliases = load_aliases(corpus)
+        signature = speaker_signature(corpus)
         old_docs = _manifest_docs(old)
         units: list[_DocUnits] = []
         skipped_sigs: dict = {}
@@ -463,7 +480,7 @@ def build(
                 and rec is not None
                 and rel not in st.changed
                 and rel not in st.added
-                and rec.get("speakers") == SPEAKER_VERSION
+                and rec.get("speakers") == signature
             ):
                 units.append(_reuse(old, rel, rec))
                 report.reused_documents += 1
@@ -571,12 +588,18 @@ def _build_faiss(vecs: np.ndarray):
         index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     if len(vecs):
-        index.add(np.ascontiguousarray(vecs, dtype=np.float32))
+        faiss.omp_set_num_threads(os.cpu_count() or 1)  # building a graph does parallelise well
+        try:
+            index.add(np.ascontiguousarray(vecs, dtype=np.float32))
+        finally:
+            faiss.omp_set_num_threads(1)
     return index
 
 
 def _write_generation(root: Path, corpus: Path, units: list[_DocUnits], skipped_sigs: dict) -> Path:
     from .embed import DIM
+
+    signature = speaker_signature(corpus)
 
     gen_name = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 100000:05d}"
     tmp = root / f".tmp-{gen_name}"
@@ -614,7 +637,7 @@ def _write_generation(root: Path, corpus: Path, units: list[_DocUnits], skipped_
             "size": u.size,
             "mtime_ns": u.mtime_ns,
             "sidecar": u.sidecar,
-            "speakers": SPEAKER_VERSION,
+            "speakers": signature,
             "sentences": [s_off, s_off + len(u.sentences)],
             "passages": [p_off, p_off + len(u.passages)],
         }
@@ -646,7 +669,7 @@ def _write_generation(root: Path, corpus: Path, units: list[_DocUnits], skipped_
         {
             "corpus": str(Path(corpus).resolve()),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "speakers": SPEAKER_VERSION,
+            "speakers": signature,
             "dense_index": "hnsw" if len(sent_vecs) > EXACT_SEARCH_LIMIT else "flat",
             "counts": {"documents": len(units), "sentences": s_off, "passages": p_off},
             "documents": manifest_docs,

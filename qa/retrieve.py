@@ -14,9 +14,11 @@ from .index import LoadedIndex
 from .text import tokens
 
 RRF_K = 60  # the constant of Cormack et al. (2009); rank fusion is insensitive to it
-DENSE_DEPTH = 150
-BM25_DEPTH = 150
-PASSAGE_DEPTH = 40
+DENSE_DEPTH = 60
+BM25_DEPTH = 60
+PASSAGE_DEPTH = 12
+# Only the best candidates by fused rank go on to the (costlier) reranker features.
+RERANK_DEPTH = 48
 
 
 @dataclass
@@ -103,8 +105,10 @@ def candidates(
     doc_ids: Optional[set[int]] = None,
     query_tokens: Optional[list[str]] = None,
     include_metadata: bool = True,
+    rows_filter: Optional[np.ndarray] = None,
 ) -> Candidates:
-    allowed = allowed_rows(index, doc_ids)
+    """Candidates among all sentences, or those of `doc_ids`, or exactly the rows of `rows_filter`."""
+    allowed = rows_filter if rows_filter is not None else allowed_rows(index, doc_ids)
     d_rows, d_scores = dense_search(index, qvec, DENSE_DEPTH, allowed)
     qtok = tokens(question) if query_tokens is None else query_tokens
     all_bm25 = bm25_scores(index, qtok)
@@ -114,7 +118,11 @@ def candidates(
         all_bm25 = masked
     b_rows = _top(all_bm25, BM25_DEPTH)
     b_rows = b_rows[all_bm25[b_rows] > 0]
-    p_best = passage_search(index, qvec, PASSAGE_DEPTH, doc_ids)
+    p_docs = doc_ids if rows_filter is None else {int(d) for d in np.unique(index.sent_doc[rows_filter])}
+    p_best = passage_search(index, qvec, PASSAGE_DEPTH, p_docs)
+    if rows_filter is not None:
+        keep = set(rows_filter.tolist())
+        p_best = {r: v for r, v in p_best.items() if r in keep}
 
     rows = np.unique(np.concatenate([d_rows, b_rows, np.fromiter(p_best.keys(), dtype=np.int64, count=len(p_best))]))
     if not include_metadata:
@@ -133,4 +141,5 @@ def candidates(
         ranks = np.empty(len(rows), dtype=np.int64)
         ranks[order] = np.arange(len(rows))
         rrf += np.where(present, 1.0 / (RRF_K + 1 + ranks), 0.0)
-    return Candidates(rows.astype(np.int64), dense.astype(np.float32), bm.astype(np.float32), passage, rrf)
+    keep = np.argsort(-rrf, kind="stable")[:RERANK_DEPTH]
+    return Candidates(rows[keep].astype(np.int64), dense[keep].astype(np.float32), bm[keep].astype(np.float32), passage[keep], rrf[keep])

@@ -23,11 +23,14 @@ def same_block(index: LoadedIndex, a: int, b: int) -> bool:
     )
 
 
-def extract(index: LoadedIndex, first: int, last: int, score: float) -> Extract:
+def extract(index: LoadedIndex, first: int, last: int, score: float, seed: int | None = None) -> Extract:
+    """The quote of sentences first..last; its speaker is the speaker of `seed`, the sentence that
+    earned the extract its place (growth only adds neighbours of the same speaker)."""
     d = index.docs[int(index.sent_doc[first])]
     start, end = int(index.sent_start[first]), int(index.sent_end[last])
     text = index.texts[d.id]
-    speakers = [index.sent_speaker[i] for i in range(first, last + 1) if index.sent_speaker[i]]
+    seed = first if seed is None else seed
+    speakers = [index.sent_speaker[i] for i in (seed, *range(first, last + 1)) if index.sent_speaker[i]]
     return Extract(
         quote=text[start:end],
         doc=d.doc,
@@ -51,7 +54,7 @@ def grow(index: LoadedIndex, row: int, wants: Callable[[int, int, int], bool]) -
     while last - first + 1 < MAX_SENTENCES:
         grown = False
         for cand in (last + 1, first - 1):
-            if not same_block(index, row, cand):
+            if not same_block(index, row, cand) or index.sent_speaker[cand] != index.sent_speaker[row]:
                 continue
             lo, hi = min(first, cand), max(last, cand)
             if index.sent_end[hi] - index.sent_start[lo] > MAX_CHARS:
@@ -85,7 +88,7 @@ def select(
         if any(not (last < f or first > l) for f, l in chosen):
             first = last = row
         chosen.append((first, last))
-        out.append(extract(index, first, last, float(scores[i])))
+        out.append(extract(index, first, last, float(scores[i]), seed=row))
         if len(out) >= k:
             break
     return out
