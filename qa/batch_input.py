@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Optional
 
 INPUT_FORMATS = ("txt", "csv", "jsonl")
 _EXTENSIONS = {".txt": "txt", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_LINE_BREAKS = re.compile(r"[ \t]*(?:\r\n|\r|\n)[ \t\r\n]*")
 
 
 class InputUnusable(ValueError):
@@ -170,6 +172,9 @@ def _record_row(n: int, record: dict, where: str) -> BatchRow:
     """A CSV row or JSON object as a BatchRow: question, id and conversation taken out, the rest carried."""
     fields = dict(record)
     question = fields.pop("question", None)
+    if isinstance(question, str):
+        # A spreadsheet cell typed over two lines is still one question.
+        question = _LINE_BREAKS.sub(" ", question)
     raw_id = fields.pop("id", None)
     row_id = raw_id if raw_id not in (None, "") else n
     if isinstance(row_id, str):
