@@ -72,8 +72,8 @@ class Tally:
 
     def describe(self) -> str:
         return (
-            f"{self.questions} questions: {self.answered} answered, {self.abstained} abstained, "
-            f"{self.errors} error{'s' if self.errors != 1 else ''}"
+            f"{self.questions} question{'s' if self.questions != 1 else ''}: {self.answered} answered, "
+            f"{self.abstained} abstained, {self.errors} error{'s' if self.errors != 1 else ''}"
         )
 
 
