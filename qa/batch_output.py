@@ -1,8 +1,9 @@
 """Answer files written by `qa batch`: jsonl, csv and a Markdown report, row by row.
 
 Every row is written and flushed as soon as it is answered, so a killed run leaves every
-finished row on disk. `scan_existing` reads such a file back for --resume: the ids already
-answered, and where the last complete row ends (a torn last row is cut off and asked again).
+finished row on disk. With --resume, `open_output` reads such a file back (each format's
+`Writer.scan`): the ids already answered, and where the last complete row ends (a torn last row
+is cut off and asked again).
 """
 from __future__ import annotations
 
@@ -367,9 +368,9 @@ def open_output(
     target = Path(path)
     existing = Existing()
     try:
-        if resume and target.exists():
+        text = target.read_text("utf-8") if resume and target.exists() else ""
+        if text.strip():
             probe = cls(io.StringIO(), columns, title, target)
-            text = target.read_text("utf-8")
             try:
                 existing = cls.scan(text, probe)
             except OutputUnusable as exc:

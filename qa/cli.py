@@ -257,6 +257,9 @@ def cmd_batch(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .batch_input import INPUT_FORMATS
+    from .batch_output import OUTPUT_FORMATS
+
     parser = argparse.ArgumentParser(
         prog="qa",
         description="Ask questions of a folder of archival documents; answers are verbatim quotes with references.",
@@ -280,8 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("batch", help="answer a file of questions (.txt, .csv, .jsonl) into jsonl, csv or Markdown")
     p.add_argument("input", help="question file, or - for stdin (then give --input-format)")
     p.add_argument("-o", "--output", help="output file (default: stdout)")
-    p.add_argument("--format", choices=["jsonl", "csv", "md"], help="output format (default: from -o's extension, else jsonl)")
-    p.add_argument("--input-format", choices=["txt", "csv", "jsonl"], help="question file format (default: from its extension)")
+    p.add_argument("--format", choices=OUTPUT_FORMATS, help="output format (default: from -o's extension, else jsonl)")
+    p.add_argument("--input-format", choices=INPUT_FORMATS, help="question file format (default: from its extension)")
     p.add_argument("--k", type=int, default=5, help="extracts per question (default 5)")
     p.add_argument("--resume", action="store_true", help="skip rows whose id is already in OUTPUT and append the rest")
     _common(p)
