@@ -36,6 +36,18 @@ class BatchReport:
     written: int  # rows written by this run
     skipped: int  # rows already in the output (--resume)
 
+    def describe(self, output: Optional[str] = None) -> str:
+        """The one-line summary `qa batch` prints, saying plainly whether rows failed."""
+        line = self.tally.describe()
+        if self.skipped:
+            line += f" ({self.skipped} already in {output}, {self.written} new)"
+        if output is not None:
+            line += f" -> {output}"
+        errors = self.tally.errors
+        if errors:
+            line += f"; {errors} row{'s' if errors != 1 else ''} failed (see their 'error' field)"
+        return line
+
 
 def run_batch(
     archive: "Archive",

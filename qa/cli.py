@@ -245,21 +245,11 @@ def cmd_batch(args) -> int:
         raise
     finally:
         writer.close()
-    line = report.tally.describe()
-    if report.skipped:
-        line += f" ({report.skipped} already in {out}, {report.written} new)"
-    if out is not None:
-        line += f" -> {out}"
-    if report.tally.errors:
-        line += f"; {report.tally.errors} row{'s' if report.tally.errors != 1 else ''} failed (see their 'error' field)"
-    print(line, file=sys.stderr)
+    print(report.describe(out), file=sys.stderr)
     return EXIT_PARTIAL if report.tally.errors else EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .batch_input import INPUT_FORMATS
-    from .batch_output import OUTPUT_FORMATS
-
     parser = argparse.ArgumentParser(
         prog="qa",
         description="Ask questions of a folder of archival documents; answers are verbatim quotes with references.",
@@ -279,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="report whether the index is usable and fresh")
     _common(p)
     p.set_defaults(func=cmd_index)
+
+    from .batch_input import INPUT_FORMATS
+    from .batch_output import OUTPUT_FORMATS
 
     p = sub.add_parser("batch", help="answer a file of questions (.txt, .csv, .jsonl) into jsonl, csv or Markdown")
     p.add_argument("input", help="question file, or - for stdin (then give --input-format)")
