@@ -176,6 +176,79 @@ def cmd_prompt(args) -> int:
             print(f"error: {exc}")
 
 
+def _batch_progress(total: int):
+    """Rows done, rate and ETA on stderr; nothing at all when stderr is not a terminal."""
+    import contextlib
+
+    if not sys.stderr.isatty() or total == 0:
+        return contextlib.nullcontext(None)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(
+        TextColumn("[bold]Answering"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = progress.add_task("batch", total=total, rate="")
+
+    def advance(n: int) -> None:
+        progress.advance(task, n)
+        speed = progress.tasks[0].speed
+        progress.update(task, rate=f"{speed:.0f} q/s" if speed else "")
+
+    @contextlib.contextmanager
+    def running():
+        with progress:
+            yield advance
+
+    return running()
+
+
+def cmd_batch(args) -> int:
+    from .batch import run_batch
+    from .batch_input import InputUnusable, read_questions
+    from .batch_output import OutputUnusable, open_output, output_format
+
+    def fail(msg: str) -> int:
+        print(f"qa batch: {msg}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    out = None if args.output in (None, "-") else args.output
+    if args.resume and out is None:
+        return fail("--resume needs -o OUTPUT (the file to continue)")
+    if out is not None and args.input != "-" and Path(out).resolve() == Path(args.input).resolve():
+        return fail("the output file would overwrite the question file")
+    try:
+        questions = read_questions(args.input, args.input_format)
+    except InputUnusable as exc:
+        return fail(str(exc))
+    # The archive opens before the output does, so a bad corpus never leaves an empty output file.
+    archive = open_archive(args)
+    try:
+        writer, existing = open_output(
+            out, output_format(out, args.format), questions.columns, Path(questions.name).name, args.resume, sys.stdout
+        )
+    except OutputUnusable as exc:
+        return fail(str(exc))
+    todo = sum(1 for r in questions.rows if r.key not in existing.done)
+    try:
+        with _batch_progress(todo) as advance:
+            report = run_batch(archive, questions.rows, writer, k=args.k, done=existing.done, progress=advance)
+    except KeyboardInterrupt:
+        if out is not None:
+            print(f"interrupted; the rows answered so far are in {out}: add --resume to finish", file=sys.stderr)
+        raise
+    finally:
+        writer.close()
+    print(report.describe(out), file=sys.stderr)
+    return EXIT_PARTIAL if report.tally.errors else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qa",
@@ -196,6 +269,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="report whether the index is usable and fresh")
     _common(p)
     p.set_defaults(func=cmd_index)
+
+    from .batch_input import INPUT_FORMATS
+    from .batch_output import OUTPUT_FORMATS
+
+    p = sub.add_parser("batch", help="answer a file of questions (.txt, .csv, .jsonl) into jsonl, csv or Markdown")
+    p.add_argument("input", help="question file, or - for stdin (then give --input-format)")
+    p.add_argument("-o", "--output", help="output file (default: stdout)")
+    p.add_argument("--format", choices=OUTPUT_FORMATS, help="output format (default: from -o's extension, else jsonl)")
+    p.add_argument("--input-format", choices=INPUT_FORMATS, help="question file format (default: from its extension)")
+    p.add_argument("--k", type=int, default=5, help="extracts per question (default 5)")
+    p.add_argument("--resume", action="store_true", help="skip rows whose id is already in OUTPUT and append the rest")
+    _common(p)
+    p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser("prompt", help="a plain interactive question loop")
     _common(p)

@@ -1,0 +1,203 @@
+"""Question files for `qa batch`: .txt, .csv and .jsonl read into typed rows.
+
+A file that cannot be read at all raises `InputUnusable` (exit code 2); a single bad row (bad
+JSON, a CSV row with the wrong number of fields, a missing question) becomes a row carrying an
+`error`, so one typo never costs a teacher the rest of the batch.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+INPUT_FORMATS = ("txt", "csv", "jsonl")
+_EXTENSIONS = {".txt": "txt", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_LINE_BREAKS = re.compile(r"[ \t]*(?:\r\n|\r|\n)[ \t\r\n]*")
+
+
+class InputUnusable(ValueError):
+    """The question file cannot be used at all (missing, undecodable, wrong format)."""
+
+
+@dataclass
+class BatchRow:
+    number: int  # 1-based position among the file's rows (blank and comment lines not counted)
+    id: object  # the input's id, or `number` when it has none
+    question: object  # as given; validated by the engine when asked
+    conversation: Optional[str] = None  # rows sharing it are asked in order as one dialogue
+    fields: dict = field(default_factory=dict)  # other input fields, carried through to the output
+    error: Optional[str] = None  # why the row could not be read; it is then not asked
+
+    @property
+    def key(self) -> str:
+        """The id as text: what --resume compares (JSON ids may be numbers)."""
+        return str(self.id)
+
+
+@dataclass
+class QuestionFile:
+    name: str
+    format: str
+    rows: list[BatchRow]
+    columns: list[str]  # carried-through field names in first-seen order (CSV output needs them up front)
+
+
+def input_format(path: str, given: Optional[str]) -> str:
+    if given:
+        return given
+    if path == "-":
+        raise InputUnusable("reading questions from stdin needs --input-format txt|csv|jsonl")
+    fmt = _EXTENSIONS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise InputUnusable(
+            f"{path}: unknown question file type {Path(path).suffix or '(no extension)'!r}; "
+            "use .txt (one question a line), .csv (with a 'question' column) or .jsonl, or pass --input-format"
+        )
+    return fmt
+
+
+def read_questions(path: str, fmt: Optional[str] = None) -> QuestionFile:
+    """Read a question file ("-" = stdin) into rows; raises InputUnusable when it cannot be used."""
+    fmt = input_format(path, fmt)
+    text = _read_text(path)
+    rows = {"txt": _txt_rows, "csv": _csv_rows, "jsonl": _jsonl_rows}[fmt](text, path)
+    if not rows:
+        raise InputUnusable(f"{path}: no questions in the file")
+    _mark_duplicate_ids(rows)
+    columns: dict[str, None] = {}
+    for r in rows:
+        columns.update(dict.fromkeys(r.fields))
+    return QuestionFile(name="stdin" if path == "-" else path, format=fmt, rows=rows, columns=list(columns))
+
+
+def _read_text(path: str) -> str:
+    try:
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputUnusable(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputUnusable(f"{path}: is a folder, not a question file") from None
+    except OSError as exc:
+        raise InputUnusable(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        return raw.decode("utf-8-sig")  # a BOM (Excel's habit) is dropped
+    except UnicodeDecodeError as exc:
+        raise InputUnusable(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8") from None
+
+
+def _lines(text: str) -> list[str]:
+    # Only \n ends a line: str.splitlines() would also split on U+2028 and friends, which JSON
+    # strings may legally contain.
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
+def _txt_rows(text: str, path: str) -> list[BatchRow]:
+    rows = []
+    for line in _lines(text):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        n = len(rows) + 1
+        rows.append(BatchRow(number=n, id=n, question=line))
+    return rows
+
+
+def _jsonl_rows(text: str, path: str) -> list[BatchRow]:
+    rows = []
+    for lineno, line in enumerate(_lines(text), 1):
+        if not line.strip():
+            continue
+        n = len(rows) + 1
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            rows.append(BatchRow(number=n, id=n, question=None, error=f"line {lineno}: not valid JSON ({exc.msg})"))
+            continue
+        if not isinstance(obj, dict):
+            rows.append(BatchRow(number=n, id=n, question=None, error=f"line {lineno}: expected a JSON object"))
+            continue
+        rows.append(_record_row(n, obj, where=f"line {lineno}"))
+    return rows
+
+
+def _csv_rows(text: str, path: str) -> list[BatchRow]:
+    # newline="" semantics: quoted fields may hold commas, CRLFs and newlines.
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputUnusable(f"{path}: empty CSV file") from None
+    except csv.Error as exc:
+        raise InputUnusable(f"{path}: unreadable CSV header ({exc})") from None
+    header = [h.strip() for h in header]
+    lowered = [h.lower() for h in header]
+    if "question" not in lowered:
+        raise InputUnusable(f"{path}: the CSV header has no 'question' column (found: {', '.join(header) or 'nothing'})")
+    # Header names are matched case-insensitively for the columns qa reads, kept as typed otherwise.
+    names = [h.lower() if h.lower() in ("question", "id", "conversation") else h for h in header]
+    rows = []
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            # An unterminated quote swallows the rest of the file: nothing after it can be trusted.
+            n = len(rows) + 1
+            rows.append(BatchRow(number=n, id=n, question=None, error=f"line {reader.line_num}: broken CSV quoting ({exc})"))
+            break
+        if not any(v.strip() for v in values):
+            continue
+        n = len(rows) + 1
+        if len(values) != len(names):
+            row = BatchRow(
+                number=n,
+                id=n,
+                question=None,
+                error=f"line {reader.line_num}: {len(values)} fields where the header has {len(names)}",
+            )
+            if "id" in names and len(values) > names.index("id") and values[names.index("id")].strip():
+                row.id = values[names.index("id")].strip()
+            rows.append(row)
+            continue
+        rows.append(_record_row(n, dict(zip(names, values)), where=f"line {reader.line_num}"))
+    return rows
+
+
+def _record_row(n: int, record: dict, where: str) -> BatchRow:
+    """A CSV row or JSON object as a BatchRow: question, id and conversation taken out, the rest carried."""
+    fields = dict(record)
+    question = fields.pop("question", None)
+    if isinstance(question, str):
+        # A spreadsheet cell typed over two lines is still one question.
+        question = _LINE_BREAKS.sub(" ", question)
+    raw_id = fields.pop("id", None)
+    row_id = raw_id if raw_id not in (None, "") else n
+    if isinstance(row_id, str):
+        row_id = row_id.strip() or n
+    # `conversation` stays among the carried fields: the output shows which dialogue a row was in.
+    conversation = fields.get("conversation")
+    if conversation is not None:
+        conversation = str(conversation).strip() or None
+    row = BatchRow(number=n, id=row_id, question=question, conversation=conversation, fields=fields)
+    if question is None:
+        row.error = f"{where}: no 'question' field"
+    elif not isinstance(row_id, (str, int)) or isinstance(row_id, bool):
+        row.error = f"{where}: 'id' must be text or a whole number"
+        row.id = n
+    return row
+
+
+def _mark_duplicate_ids(rows: list[BatchRow]) -> None:
+    # Ids are how output rows are joined, diffed and resumed, so two rows may not share one.
+    first: dict[str, int] = {}
+    for r in rows:
+        if r.key in first:
+            if r.error is None:
+                r.error = f"duplicate id {r.key!r} (first used on row {first[r.key]})"
+        else:
+            first[r.key] = r.number
