@@ -128,6 +128,13 @@ class QaApp(App):
         self._pending: deque[TurnView] = deque()
         self._asking = False
         self.last_export: Optional[Path] = None
+        self.notices: list[tuple[str, str]] = []
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout=None, markup: bool = False) -> None:
+        # Messages carry paths and exception text: never parse them as markup. Kept in `notices`
+        # so what the user was told can be checked.
+        self.notices.append((severity, message))
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     # -- layout -------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -165,9 +172,9 @@ class QaApp(App):
         return (self.archive is None and self.open_error is None) or self._asking or bool(self._pending)
 
     # -- opening the archive ---------------------------------------------------------------------------
-    def _from_thread(self, fn: Callable, *args) -> None:
+    def _from_thread(self, fn: Callable, *args, **kwargs) -> None:
         try:
-            self.call_from_thread(fn, *args)
+            self.call_from_thread(fn, *args, **kwargs)
         except RuntimeError:  # the user quit while the worker was still running
             pass
 

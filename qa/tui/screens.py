@@ -8,7 +8,7 @@ from typing import Iterable, Sequence
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static, TextArea
@@ -88,7 +88,7 @@ class ViewerScreen(Screen):
         yield Static(title + Content.styled(f"\n{detail}", "$text-muted"), id="viewer-title")
         yield Static(id="viewer-status")
         yield DocumentText(self.text, [(e.start, e.end) for e in self.extracts], id="document")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(DocumentText).focus()
@@ -138,15 +138,14 @@ class HelpScreen(ModalScreen):
         self.groups = groups
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help"):
-            yield Static(Content.styled("Keys", "bold"), id="help-title")
-            with VerticalScroll():
-                for title, bindings in self.groups:
-                    body = Content.styled(title, "bold $text-primary")
-                    for keys, desc in binding_rows(self.app, bindings):
-                        body += Content("\n") + Content.styled(f"  {keys:<14}", "bold") + Content(desc)
-                    yield Static(body, classes="help-group")
-            yield Static("Escape or F1 closes this help.", id="help-hint")
+        with VerticalScroll(id="help") as help_box:
+            help_box.border_title = "Keys"
+            help_box.border_subtitle = "Escape or F1 closes this help"
+            for title, bindings in self.groups:
+                body = Content.styled(title, "bold $text-primary")
+                for keys, desc in binding_rows(self.app, bindings):
+                    body += Content("\n") + Content.styled(f"  {keys:<14}", "bold") + Content(desc)
+                yield Static(body, classes="help-group")
 
     def action_close(self) -> None:
         self.dismiss()
