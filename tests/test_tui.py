@@ -136,6 +136,18 @@ async def test_viewer_highlights_exactly_the_cited_span(make_app):
         assert app.focused is card
 
 
+async def test_a_click_on_a_card_opens_the_viewer(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ask(pilot, JULY_QUESTION)
+        first = cards(app)[0]
+        await pilot.click(first)
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, ViewerScreen)
+        assert app.screen.query_one(DocumentText).span == (first.extract.start, first.extract.end)
+
+
 async def test_document_filter_restricts_the_search_and_one_key_clears_it(make_app):
     app = make_app()
     async with app.run_test(size=(120, 36)) as pilot:
@@ -263,6 +275,7 @@ async def test_empty_corpus_is_reported_and_the_app_keeps_running(make_app, tmp_
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         assert app.archive is None and "no readable" in app.open_error
+        assert app.open_exit_code == 2  # `qa` then exits 2, as the CLI does for an unusable corpus
         assert "Cannot open the archive" in str(app.query_one("#status-text").render())
         await ask(pilot, "anything?")
         assert "could not be opened" in app.turns[0].error

@@ -12,7 +12,7 @@ def run(corpus: Optional[Path] = None, index_dir: Optional[Path] = None) -> int:
 
     app = QaApp(corpus, index_dir)
     app.run()
-    code = app.return_code or 0
+    code = app.return_code or app.open_exit_code
     if background_busy():
         # The user quit while the index was still being built or the model loaded: do not wait
         # for that thread (an unfinished index generation is never published).

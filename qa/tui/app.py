@@ -75,16 +75,19 @@ async def in_daemon_thread(fn: Callable, *args, **kwargs):
         _live_threads.discard(thread)
 
 
-def describe_open_error(exc: BaseException) -> str:
+def describe_open_error(exc: BaseException) -> tuple[str, int]:
+    """What to tell the user, and the exit code `qa` ends with (as the CLI's: 2 bad input, 1 other)."""
     from ..documents import CorpusError
     from ..embed import ModelMissing
     from ..index import IndexError_
 
-    if isinstance(exc, (CorpusError, ModelMissing)):
-        return str(exc)
+    if isinstance(exc, CorpusError):
+        return str(exc), 2
+    if isinstance(exc, ModelMissing):
+        return str(exc), 1
     if isinstance(exc, IndexError_):
-        return f"the index cannot be used: {exc}"
-    return f"{type(exc).__name__}: {exc}"
+        return f"the index cannot be used: {exc}", 1
+    return f"{type(exc).__name__}: {exc}", 1
 
 
 class QaApp(App):
@@ -122,6 +125,7 @@ class QaApp(App):
         self._opener = opener
         self.archive: Optional[Archive] = None
         self.open_error: Optional[str] = None
+        self.open_exit_code = 0  # what `qa` exits with once the user quits (the archive failed to open)
         self.conversation = None
         self.turns: list[TurnView] = []
         self.filter: list[str] = []
@@ -204,7 +208,8 @@ class QaApp(App):
         try:
             archive = await in_daemon_thread(self._open_blocking)
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
-            self._open_failed(describe_open_error(exc))
+            message, self.open_exit_code = describe_open_error(exc)
+            self._open_failed(message)
             return
         self._opened(archive)
 
