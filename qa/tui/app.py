@@ -172,7 +172,7 @@ class QaApp(App):
 
     @property
     def busy(self) -> bool:
-        """Still opening the archive or answering: what tests wait on."""
+        """Still opening the archive or answering (tests and scripts wait for this to clear)."""
         return (self.archive is None and self.open_error is None) or self._asking or bool(self._pending)
 
     # -- opening the archive ---------------------------------------------------------------------------
@@ -185,7 +185,7 @@ class QaApp(App):
     def _log(self, message: str) -> None:
         severity = "warning" if message.startswith("warning") or "corrupt" in message else "information"
         self._from_thread(self.notify, message, title="Index", severity=severity)
-        self._from_thread(self.status.say, message)
+        self._from_thread(self._say, message)
 
     def _progress(self, total: int) -> Callable[[int], None]:
         def start() -> None:
@@ -193,13 +193,20 @@ class QaApp(App):
             self.status.start(total)
 
         self._from_thread(start)
-        return lambda n: self._from_thread(self.status.advance, n)
+        return lambda n: self._from_thread(self._advance, n)
+
+    # Called on the UI thread only (widgets are not thread-safe).
+    def _say(self, message: str) -> None:
+        self.status.say(message)
+
+    def _advance(self, n: int) -> None:
+        self.status.advance(n)
 
     def _open_blocking(self) -> Archive:
         archive = self._opener(
             self.corpus, self.index_dir, log=self._log, progress_factory=self._progress, encoder=self._encoder
         )
-        self._from_thread(self.status.say, "Loading the language model…")
+        self._from_thread(self._say, "Loading the language model…")
         archive.encoder.load()
         return archive
 
