@@ -17,10 +17,10 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is no
 
 
 class Tmux:
-    """A private tmux server (own socket, no user config), so no other session is touched."""
+    """A private tmux server (own socket file, no user config), so no other session is touched."""
 
-    def __init__(self, name: str):
-        self.base = ["tmux", "-L", name, "-f", os.devnull]
+    def __init__(self, socket):
+        self.base = ["tmux", "-S", str(socket), "-f", os.devnull]
 
     def __call__(self, *args: str) -> str:
         return subprocess.run([*self.base, *args], capture_output=True, text=True, timeout=30, check=True).stdout
@@ -57,7 +57,7 @@ def test_qa_in_tmux_answers_and_quits_cleanly(seeds_index, tmp_path):
         shlex.quote(str(x)) for x in (sys.executable, "-m", "qa", "--corpus", SEEDS, "--index", seeds_index)
     )
     script = f"cd {shlex.quote(str(ROOT))} && {command}; echo EXIT=$? > {shlex.quote(str(exit_file))}; sleep 60"
-    tmux = Tmux(f"qa-test-{os.getpid()}")
+    tmux = Tmux(tmp_path / "tmux.sock")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     subprocess.run(
         [*tmux.base, "new-session", "-d", "-s", "qa", "-x", "120", "-y", "40", f"sh -c {shlex.quote(script)}"],
