@@ -66,12 +66,14 @@ def print_answer(answer, console=None) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    from .text import content_words, fold_whitespace, stem, WORD_RE
+    from .export import NO_ANSWER
+    from .highlight import matched_spans
+    from .text import fold_whitespace
 
     console = console or Console(highlight=False)
     if answer.interpreted and answer.interpreted != answer.question:
         console.print(Text(f"Interpreted as: {answer.interpreted}", style="italic dim"))
-    wanted = set(content_words(answer.interpreted or answer.question))
+    question = answer.interpreted or answer.question
 
     def render(ex, n: int, closest: bool = False) -> None:
         quote = fold_whitespace(ex.quote)
@@ -79,9 +81,8 @@ def print_answer(answer, console=None) -> None:
         if ex.speaker:
             body.append(f"{ex.speaker}: ", style="bold cyan")
         text = Text(quote)
-        for m in WORD_RE.finditer(quote):
-            if stem(m.group(0).lower().replace("’", "'")) in wanted:
-                text.stylize("bold yellow", m.start(), m.end())
+        for start, end in matched_spans(quote, question):
+            text.stylize("bold yellow", start, end)
         body.append_text(text)
         console.print(Text(f"[{n}] ", style="bold"), body, sep="")
         ref = f"    — {ex.reference()}"
@@ -90,7 +91,7 @@ def print_answer(answer, console=None) -> None:
         console.print(Text(ref + f"  score {ex.score:.2f}", style="dim"))
 
     if answer.abstained:
-        console.print(Text("No passage in this archive answers that.", style="bold red"))
+        console.print(Text(NO_ANSWER, style="bold red"))
         if answer.closest:
             console.print(Text("Closest passages (not answers):", style="bold"))
             for n, ex in enumerate(answer.closest, 1):
@@ -248,6 +249,11 @@ def cmd_batch(args) -> int:
     print(report.describe(out), file=sys.stderr)
     return EXIT_PARTIAL if report.tally.errors else EXIT_OK
 
+def cmd_tui(args) -> int:
+    from .tui import run
+
+    return run(args.corpus, args.index)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -286,6 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prompt", help="a plain interactive question loop")
     _common(p)
     p.set_defaults(func=cmd_prompt)
+
+    p = sub.add_parser("tui", help="the terminal UI (also what `qa` alone opens)")
+    _common(p)
+    p.set_defaults(func=cmd_tui)
     return parser
 
 
@@ -295,9 +305,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .index import IndexError_
 
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        # `qa` alone (or `qa --corpus DIR`) opens the TUI on a terminal, a plain prompt otherwise.
+        interactive = sys.stdin.isatty() and sys.stdout.isatty()
+        argv = ["tui" if interactive else "prompt", *argv]
     args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        args = parser.parse_args(["prompt", *(argv or sys.argv[1:])])
     if getattr(args, "k", 1) is not None and getattr(args, "k", 1) < 1:
         parser.error("--k must be at least 1")
     try:
