@@ -237,7 +237,8 @@ def test_markdown_report_has_summary_on_top_and_quotes_as_blockquotes(archive, t
     assert "| questions | answered | abstained | errors |" in head
     assert "| 2 | 1 | 0 | 1 |" in head or "| 2 | 0 | 1 | 1 |" in head
     quote = archive.ask("What did Rusk say about July?", k=2).answers[0]
-    assert f"> {fold_whitespace(quote.quote)}" in body.replace("\\", "")  # escaping aside, the document's words
+    speaker = f"**{quote.speaker}:** " if quote.speaker else ""
+    assert f"> {speaker}{fold_whitespace(quote.quote)}" in body.replace("\\", "")  # escaping aside, the document's words
     assert f"— {quote.reference()}" in body
     assert "**Error:** the question is too long" in body
 
