@@ -228,7 +228,9 @@ class Archive:
             idx._known_speakers = forms
         return idx._known_speakers
 
-    def gather(self, q: str, qvec: np.ndarray, doc_ids: Optional[set[int]] = None, frame=None):
+    def gather(
+        self, q: str, qvec: np.ndarray, doc_ids: Optional[set[int]] = None, frame=None, scope: Optional[np.ndarray] = None
+    ):
         """(frame, candidates) for a question.
 
         A question asking for someone's words ("What did Rusk say about …") is answered from that
@@ -238,9 +240,9 @@ class Archive:
 
         idx = self._require_index()
         frame = frame or parse_question(q, self.known_speakers)
-        rows_filter = None
+        rows_filter = scope  # a conversation may narrow the search to rows near earlier citations
         if frame.wants_speech:
-            base = allowed_rows(idx, doc_ids)
+            base = rows_filter if rows_filter is not None else allowed_rows(idx, doc_ids)
             base = np.arange(idx.n_sentences) if base is None else base
             spoken = base[np.isin(self._speaker_array(idx)[base], frame.speakers)]
             if len(spoken):
@@ -254,12 +256,12 @@ class Archive:
             idx._speaker_array = np.array(idx.sent_speaker, dtype=object)
         return idx._speaker_array
 
-    def rank(self, q: str, qvec: np.ndarray, doc_ids: Optional[set[int]] = None, frame=None):
+    def rank(self, q: str, qvec: np.ndarray, doc_ids: Optional[set[int]] = None, frame=None, scope=None):
         """(frame, candidates, probabilities, answerable): candidates scored by the reranker, and the
         calibrated probability that the archive answers the question at all."""
         from .rerank import featurize
 
-        frame, cands = self.gather(q, qvec, doc_ids, frame)
+        frame, cands = self.gather(q, qvec, doc_ids, frame, scope)
         if len(cands) == 0:
             return frame, cands, np.zeros(0), 0.0
         idx = self._require_index()
@@ -267,9 +269,19 @@ class Archive:
         probs = self.reranker.probability(X)
         return frame, cands, probs, self.reranker.answerable(X, probs, cands, frame, idx)
 
-    def _answer(self, q: str, qvec: np.ndarray, k: int, doc_ids: Optional[set[int]], frame=None) -> Answer:
+    def _answer(
+        self,
+        q: str,
+        qvec: np.ndarray,
+        k: int,
+        doc_ids: Optional[set[int]],
+        frame=None,
+        scope: Optional[np.ndarray] = None,
+        skip: int = 0,
+    ) -> Answer:
+        """`scope` limits the candidate sentences; `skip` drops that many best extracts ("more")."""
         idx = self._require_index()
-        frame, cands, probs, answerable = self.rank(q, qvec, doc_ids, frame)
+        frame, cands, probs, answerable = self.rank(q, qvec, doc_ids, frame, scope)
         if len(cands) == 0:
             return Answer(question=q, abstained=True, answers=[], confidence=0.0)
         prob_of = dict(zip(cands.rows.tolist(), probs.tolist()))
@@ -279,7 +291,7 @@ class Archive:
             # than not to answer the question itself: then it carries the answer, not just context.
             return prob_of.get(neighbour, 0.0) >= 0.5
 
-        extracts = select(idx, cands.rows, probs, k, wants=carries_answer)
+        extracts = select(idx, cands.rows, probs, k + skip, wants=carries_answer)[skip:]
         if answerable < self.reranker.abstain_threshold:
             return Answer(question=q, abstained=True, answers=[], closest=extracts, confidence=answerable)
         return Answer(question=q, abstained=False, answers=extracts, confidence=answerable)

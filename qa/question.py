@@ -12,7 +12,9 @@ SPEECH_VERBS = (
     r"tell|told|mention|mentioned|state|stated|announce|announced|argue|argued|think|thought|assert|"
     r"asserted|insist|insisted|stress|stressed|note|noted|threaten|threatened|propose|proposed|suggest|"
     r"suggested|complain|complained|ask|asked|admit|admitted|deny|denied|object|objected|promise|promised|"
-    r"report|reported|warn|warned|explain|explained|write|wrote|believe|believed|recommend|recommended"
+    r"report|reported|warn|warned|explain|explained|write|wrote|believe|believed|recommend|recommended|"
+    # what someone wanted or planned is known from what they said of it
+    r"want|wanted|intend|intended|plan|planned|hope|hoped|demand|demanded|offer|offered|expect|expected"
 )
 _NAME = r"(?P<name>(?:the\s+)?[A-Z][\w’'\-]+(?:\s+(?:of\s+)?[A-Z][\w’'\-]+)*)"
 # Shapes in which a question asks for someone's own words (so that person's sentences are wanted).
@@ -41,6 +43,7 @@ class QuestionFrame:
     mentioned: list[str] = field(default_factory=list)  # known speakers named anywhere in the question
     topic_tokens: list[str] = field(default_factory=list)  # stemmed content words minus names and framing
     topic_text: str = ""  # the same words as typed, for embedding the topic alone
+    topic_phrase: str = ""  # the topic as a readable phrase ("the missiles in Cuba"), for follow-ups
 
     @property
     def topic(self) -> str:
@@ -79,7 +82,27 @@ def parse_question(question: str, known_speakers: dict[str, str]) -> QuestionFra
     kept = [w for w in WORD_RE.findall(question) if _is_topic(w, name_stems)]
     frame.topic_tokens = [stem(fold(w)) for w in kept]
     frame.topic_text = " ".join(kept)
+    frame.topic_phrase = topic_phrase(question) or frame.topic_text
     return frame
+
+
+_AFTER_SPEECH = re.compile(rf"\b(?i:{SPEECH_VERBS})\b\s+(?:(?:about|that|of|on|regarding|concerning)\s+)?(?P<rest>[^?]+)")
+_LEADING_FRAME = re.compile(
+    r"^\s*(?:(?:what|who|whom|whose|when|where|why|how|which)\s+)?(?:(?:is|are|was|were|did|does|do|has|have|had|can|could|would|will)\s+)?",
+    re.I,
+)
+
+
+def topic_phrase(question: str) -> str:
+    """The part of a question a follow-up refers back to, as typed.
+
+    "What did Rusk say about July?" -> "July"; "How is the food situation in China?" ->
+    "the food situation in China".
+    """
+    m = _AFTER_SPEECH.search(question)
+    if m and not re.match(r"(?i)^(?:to|to do)\b", m.group("rest")):
+        return m.group("rest").strip(" ,.!")
+    return _LEADING_FRAME.sub("", question).strip(" ?,.!")
 
 
 def _is_topic(word: str, name_stems: set[str]) -> bool:
