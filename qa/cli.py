@@ -158,23 +158,53 @@ def cmd_index(args) -> int:
     return EXIT_OK
 
 
-def cmd_prompt(args) -> int:
-    """A plain question loop for terminals without the TUI."""
+def cmd_chat(args) -> int:
+    """A line-oriented conversation on stdin/stdout: follow-ups understand earlier lines.
+
+    Works in a pipe (`printf 'q1\\nq2\\n' | qa chat --json` prints one JSON answer per line).
+    `/new` starts a new conversation, `/quit` (or end of input) leaves.
+    """
     from .engine import BadQuestion
 
     archive = open_archive(args)
-    print(f"{archive.state.documents} documents indexed. Ask a question (empty line or Ctrl-D to quit).")
+    conversation = archive.conversation()
+    interactive = sys.stdin.isatty()
+    if interactive and not args.json:
+        print(
+            f"{archive.state.documents} documents, {archive.state.sentences} sentences. Ask a question; "
+            "follow-ups may refer to earlier answers. /new starts over, /quit or Ctrl-D leaves."
+        )
+    failures = 0
     while True:
         try:
-            q = input("? ")
+            line = input("? " if interactive and not args.json else "")
         except EOFError:
-            return EXIT_OK
-        if not q.strip():
-            return EXIT_OK
+            break
+        q = line.strip()
+        if not q:
+            continue
+        if q in ("/quit", "/exit"):
+            break
+        if q in ("/new", "/reset"):
+            conversation = archive.conversation()
+            if not args.json:
+                print("(new conversation)")
+            continue
         try:
-            print_answer(archive.ask(q))
+            answer = conversation.ask(q, k=args.k)
         except BadQuestion as exc:
-            print(f"error: {exc}")
+            failures += 1
+            if args.json:
+                print(json.dumps({"question": line, "error": str(exc)}, ensure_ascii=False), flush=True)
+            else:
+                print(f"error: {exc}", flush=True)
+            continue
+        if args.json:
+            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+        else:
+            print_answer(answer)
+            print(flush=True)
+    return EXIT_PARTIAL if failures else EXIT_OK
 
 
 def _batch_progress(total: int):
@@ -289,9 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_batch)
 
-    p = sub.add_parser("prompt", help="a plain interactive question loop")
-    _common(p)
-    p.set_defaults(func=cmd_prompt)
+    for name, text in (("chat", "a conversation on stdin/stdout (follow-up questions understood)"),
+                       ("prompt", "same as chat")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--json", action="store_true", help="one JSON answer per line")
+        p.add_argument("--k", type=int, default=5, help="number of extracts (default 5)")
+        _common(p)
+        p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("tui", help="the terminal UI (also what `qa` alone opens)")
     _common(p)
@@ -309,7 +343,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         # `qa` alone (or `qa --corpus DIR`) opens the TUI on a terminal, a plain prompt otherwise.
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
-        argv = ["tui" if interactive else "prompt", *argv]
+        argv = ["tui" if interactive else "chat", *argv]
     args = parser.parse_args(argv)
     if getattr(args, "k", 1) is not None and getattr(args, "k", 1) < 1:
         parser.error("--k must be at least 1")
