@@ -36,7 +36,7 @@ from . import documents as docs_mod
 from .passages import CHUNKER_VERSION, split_document
 from .segment import SEGMENTER_VERSION
 from .speakers import SPEAKER_VERSION, attribute_speakers, load_aliases
-from .text import tokens
+from .text import TOKENIZER_VERSION, tokens
 from .types import Document, DocumentMeta, Passage, Sentence
 
 INDEX_FORMAT = 1
@@ -374,10 +374,11 @@ def staleness(corpus: Path, loaded: Optional[LoadedIndex]) -> Staleness:
 
 
 def speaker_signature(corpus: Path) -> str:
-    """Attribution rules version plus the corpus alias tables: a change re-annotates speakers."""
+    """Attribution rules and tokenizer versions plus the corpus alias tables: a change re-annotates
+    every document (speakers, BM25 tokens) without re-embedding it."""
     import hashlib
 
-    h = hashlib.sha1(SPEAKER_VERSION.encode())
+    h = hashlib.sha1(f"{SPEAKER_VERSION}/{TOKENIZER_VERSION}".encode())
     for p in (corpus / "aliases.json", corpus / ".qa" / "aliases.json"):
         if p.is_file():
             h.update(p.read_bytes())

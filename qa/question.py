@@ -77,8 +77,15 @@ def parse_question(question: str, known_speakers: dict[str, str]) -> QuestionFra
                 frame.speakers.append(canonical)
     frame.wants_speech = bool(frame.speakers)
     frame.reply = frame.wants_speech and bool(REPLY_VERBS.search(question))
-    name_stems = {stem(w) for n in frame.mentioned for w in words(n)}
-    name_stems |= {stem(w) for form in known_speakers for w in words(form) if re.search(rf"\b{re.escape(form)}\b", lowered)}
+    # The person whose words are asked for is handled by the speaker filter, so their name is not
+    # part of the topic; a person merely mentioned ("How did Kennedy speak …") stays in it.
+    name_stems = {stem(w) for n in frame.speakers for w in words(n)}
+    name_stems |= {
+        stem(w)
+        for form, canonical in known_speakers.items()
+        if canonical in frame.speakers and re.search(rf"\b{re.escape(form)}\b", lowered)
+        for w in words(form)
+    }
     kept = [w for w in WORD_RE.findall(question) if _is_topic(w, name_stems)]
     frame.topic_tokens = [stem(fold(w)) for w in kept]
     frame.topic_text = " ".join(kept)

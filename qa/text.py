@@ -34,6 +34,26 @@ def fold(text: str) -> str:
     return text.replace("’", "'").replace("‘", "'")
 
 
+TOKENIZER_VERSION = "2"  # bump when tokens() changes: the BM25 index is rebuilt (vectors are kept)
+
+# Irregular verb forms the suffix rules cannot reach ("spoke about" must match "speak about").
+IRREGULAR = {
+    **dict.fromkeys(["spoke", "spoken"], "speak"), "said": "say", "says": "say", "told": "tell",
+    "thought": "think", "brought": "bring", **dict.fromkeys(["took", "taken"], "take"),
+    **dict.fromkeys(["gave", "given"], "give"), "met": "meet", **dict.fromkeys(["went", "gone"], "go"),
+    "made": "make", "sent": "send", **dict.fromkeys(["wrote", "written"], "write"),
+    **dict.fromkeys(["began", "begun"], "begin"), **dict.fromkeys(["knew", "known"], "know"),
+    **dict.fromkeys(["saw", "seen"], "see"), "felt": "feel", "held": "hold", "left": "leave", "led": "lead",
+    "kept": "keep", "sought": "seek", "fought": "fight", "won": "win", "lost": "lose", "stood": "stand",
+    "understood": "understand", **dict.fromkeys(["chose", "chosen"], "choose"), "bought": "buy",
+    **dict.fromkeys(["fell", "fallen"], "fall"), **dict.fromkeys(["drew", "drawn"], "draw"),
+    **dict.fromkeys(["threw", "thrown"], "throw"), **dict.fromkeys(["flew", "flown"], "fly"),
+    **dict.fromkeys(["broke", "broken"], "break"), **dict.fromkeys(["rose", "risen"], "rise"),
+    "withdrew": "withdraw", "withdrawn": "withdraw", "paid": "pay", "sold": "sell", "found": "find",
+    "built": "build", "meant": "mean", "heard": "hear", "ran": "run", "came": "come", "became": "become",
+}
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light English suffix stripper: enough to match 'weapons'/'weapon', 'declared'/'declare'.
@@ -41,6 +61,8 @@ def stem(word: str) -> str:
     Deliberately conservative: a wrong merge costs more precision than a missed one costs recall,
     because dense retrieval already covers paraphrase.
     """
+    if word in IRREGULAR:
+        return IRREGULAR[word]
     w = word
     if len(w) <= 3 or w.isdigit():
         return w
