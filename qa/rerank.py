@@ -46,8 +46,10 @@ FEATURES = [
     "dense_rank",  # 1 / (1 + rank by dense cosine among candidates)
     "prev_coverage",  # coverage of the previous sentence: the question may paraphrase the lead-in
     "next_coverage",
+    "agent",  # "Who translated X?" and the sentence says "translated by <Name>"
 ]
 
+_BY_AGENT = re.compile(r"\b([A-Za-z]+(?:ed|en|t))\s+by\s+(?:the\s+)?[A-Z]")
 _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
 _MONTH = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|December)\b")
 _CAP = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
@@ -259,6 +261,13 @@ def featurize(index: LoadedIndex, cands: Candidates, frame: QuestionFrame, qvec:
         if mentioned:
             low = sent.lower()
             X[i, 15] = float(any(m in low for m in mentioned))
+    if frame.answer_type == "person":
+        verbs = {t for t in frame.topic_tokens}
+        for i, r in enumerate(rows):
+            for m in _BY_AGENT.finditer(index.sentence_text(int(r))):
+                if tokens(m.group(1))[:1] and tokens(m.group(1))[0] in verbs:
+                    X[i, 22] = 1.0
+                    break
     X[:, 16] = X[:, 5] - X[:, 5].max()
     X[:, 17] = X[:, 6] - X[:, 6].max()
     X[:, 18] = X[:, 2] - X[:, 2].max()
