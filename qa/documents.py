@@ -20,6 +20,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Iterator, Optional
 
+from .segment import strip_span
 from .types import Document, DocumentMeta
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -157,14 +158,6 @@ def _line_spans(text: str, start: int, end: int) -> Iterator[tuple[int, int, str
         pos = stop + 1
 
 
-def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
-
-
 def _parse_citation(meta: DocumentMeta, citation: str) -> None:
     """Fill title/date/archive/translator from a Wilson-style citation string."""
     meta.citation = citation
@@ -248,13 +241,13 @@ def _parse_markdown_export(text: str, meta: DocumentMeta) -> bool:
     for i, m in enumerate(labels):
         sec_start = m.end()
         sec_end = labels[i + 1].start() if i + 1 < len(labels) else len(text)
-        s, e = _strip_span(text, sec_start, sec_end)
+        s, e = strip_span(text, sec_start, sec_end)
         label = names[i]
         if label == "contents":
             # "Translation - English" announces the body, it is not part of it.
             t = re.match(r"[ \t]*(?:Translation|Original|Transcript)[^\n]{0,40}\n", text[s:e])
             if t:
-                s, e = _strip_span(text, s + t.end(), e)
+                s, e = strip_span(text, s + t.end(), e)
             body_start = s
             break
         value = text[s:e]

@@ -121,7 +121,7 @@ def _starts_sentence(c: str) -> bool:
     return (c.isalnum() and not c.islower()) or c in _OPENERS
 
 
-def _strip(s: str, a: int, b: int) -> tuple[int, int]:
+def strip_span(s: str, a: int, b: int) -> tuple[int, int]:
     # Same whitespace definition as str.strip(), so text[a:b] == text[a:b].strip() holds.
     while a < b and s[a].isspace():
         a += 1
@@ -228,10 +228,10 @@ def _soft_cut(seg: str, s: int, limit: int) -> int:
 def _append_capped(seg: str, a: int, b: int, out: list[tuple[int, int]]) -> None:
     while b - a > MAX_SENTENCE_CHARS:
         cut = _soft_cut(seg, a, a + MAX_SENTENCE_CHARS)
-        pa, pb = _strip(seg, a, cut)
+        pa, pb = strip_span(seg, a, cut)
         if pa < pb:
             out.append((pa, pb))
-        a, b = _strip(seg, cut, b)
+        a, b = strip_span(seg, cut, b)
     if a < b:
         out.append((a, b))
 
@@ -257,12 +257,12 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
     cur = 0
     for cut, resume in _cuts(seg):
         if cut >= cur:
-            a, b = _strip(seg, cur, cut)
+            a, b = strip_span(seg, cur, cut)
             if a < b:
                 _append_capped(seg, a, b, spans)
         # A cut inside a bullet marker (the "." of "1.") is swallowed by the marker.
         cur = max(cur, resume)
-    a, b = _strip(seg, cur, len(seg))
+    a, b = strip_span(seg, cur, len(seg))
     if a < b:
         _append_capped(seg, a, b, spans)
     if start:
