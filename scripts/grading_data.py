@@ -99,13 +99,18 @@ def text_vectors(encoder, name: str) -> TextVectors:
     return CachedTextVectors(encoder, Path(cache) / f"{name}.pkl")
 
 
-def features(items: list[Item], tv: TextVectors) -> np.ndarray:
+def embed(items: list[Item], tv: TextVectors) -> None:
+    """Every text `compare` will need, embedded in batches up front."""
     texts = set()
     for it in items:
         texts.update((it.question, it.answer, it.reference, f"{it.question} {it.answer}", f"{it.question} {it.reference}"))
     tv.add(sorted(texts))
     if isinstance(tv, CachedTextVectors):
         tv.save()
+
+
+def features(items: list[Item], tv: TextVectors) -> np.ndarray:
+    embed(items, tv)
     return np.stack([compare(it.question, it.answer, it.reference, tv).vector() for it in items])
 
 
