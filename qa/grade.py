@@ -376,7 +376,9 @@ def compare(question: str, answer: str, reference: str, tv: TextVectors) -> Comp
     qnums = numbers(question)
     an = {k: v for k, v in numbers(answer).items() if k not in qnums}
     rn = {k: v for k, v in numbers(reference).items() if k not in qnums}
-    if an and rn and set(an) - set(rn):
+    # A different number: the answer has one the reference lacks and lacks one it has ("from six
+    # to eight" against a key of "eight" is no conflict; "from 11 to 15" against "11 to 13" is).
+    if an and rn and set(an) - set(rn) and set(rn) - set(an):
         comp.number_conflict = ([v for k, v in an.items() if k not in rn], list(rn.values()))
     # A bare "no"/"none"/"never" key is a pure polarity statement: the answer must share it.
     bare = has_negation(reference) and not r_set and not has_negation(answer)
@@ -535,6 +537,7 @@ class EvidenceFinder:
         self.archive = archive
         self.k = k
         self._found: dict[str, list[Extract]] = {}
+        self.known: set[str] = set()  # texts of every sentence handed out (their embeddings are kept)
         self._spans: dict[str, tuple[list[tuple[int, int]], list[int], list[int]]] = {}
 
     @staticmethod
@@ -592,6 +595,7 @@ class EvidenceFinder:
                 shared = sum(_covered(w, set(content(text[a:b]))) for w in words)
                 if shared * 2 >= len(words):
                     out.append(Sentence(text[a:b], s.doc, a, b, i, s.source, s.relevance * 0.8))
+        self.known.update(s.text for s in out)
         return out
 
     def _doc_spans(self, doc: str):
@@ -624,6 +628,7 @@ class EvidenceFinder:
                 old = out.get((ex.doc, i))
                 if old is None or old.relevance < relevance:
                     out[(ex.doc, i)] = Sentence(text[s:e], ex.doc, s, e, i, ex, relevance)
+        self.known.update(s.text for s in out.values())
         return sorted(out.values(), key=lambda s: -s.relevance)
 
     def context(self, sents: Sequence[Sentence]) -> str:
@@ -726,6 +731,7 @@ class Grade:
                 "evidence_start": ev.start if ev else None,
                 "evidence_end": ev.end if ev else None,
                 "evidence_line": ev.line if ev else None,
+                "evidence_section": ev.section if ev else None,
                 "evidence_reference": ev.reference() if ev else None,
                 "reasons": self.reasons,
             }
@@ -882,24 +888,25 @@ class Grader:
     def _grade_chunk(self, chunk: Sequence[QuizRow | RowError]) -> list[Grade]:
         good = [r for r in chunk if isinstance(r, QuizRow)]
         self.evidence.prefetch((r.question, _key(r), r.answer) for r in good)
-        # Three passes so that every text of the chunk is embedded in two batched calls.
+        # Every text of the chunk is embedded in two batched calls: answers and archive sentences;
+        # then the references cut from the sentences each answer is judged against.
         plans = {id(r): self._plan(r) for r in good}
         first: set[str] = set()
         for p in plans.values():
             first.update((p.row.question, p.answer, f"{p.row.question} {p.answer}"))
             first.update(s.text for s in self.evidence.sentences(p.row.question, p.key, p.answer))
             if p.key:
-                first.add(p.key)
+                first.update((p.key, f"{p.row.question} {p.key}"))
         self.tv.add(sorted(first))
         second: set[str] = set()
         for p in plans.values():
             self._choose(p)
+            p.options = self._narrow(p.row.question, p.answer, p.options)
+            p.key_options = self._narrow(p.row.question, p.key, p.key_options) if p.key else []
             for sents, ref in p.options + p.key_options:
                 second.update((ref, f"{p.row.question} {ref}"))
                 second.update(_word_forms(self.evidence.context(sents)))
             second.update(_word_forms(p.answer))
-            if p.key:
-                second.add(f"{p.row.question} {p.key}")
         self.tv.add(sorted(second))
         out = []
         for r in chunk:
@@ -910,10 +917,31 @@ class Grader:
                 out.append(self._decide(plans[id(r)]))
             except Exception as exc:  # one row must not stop a class's grading
                 out.append(Grade(r, error=f"could not grade this row: {exc}"))
-        # Answers are not seen again; questions, keys and archive sentences are.
-        answers = {p.answer for p in plans.values()}
-        self.tv.forget(lambda t: t not in answers and not any(t.endswith(" " + a) for a in answers))
+        # Questions, keys, archive sentences and single words come back; answer-specific texts do not.
+        lasting = set()
+        for p in plans.values():
+            lasting.update((p.row.question, p.key or "", f"{p.row.question} {p.key}"))
+        self.tv.forget(lambda t: t in lasting or t in self.evidence.known or " " not in t.strip())
         return out
+
+    def _narrow(self, q: str, text: str, options):
+        """The one option that backs most of `text` (not the one the model likes best: a lenient
+        pick would let a wrong answer choose the one passage that does not contradict it)."""
+        if not options:
+            return []
+        ta, va = self.tv.tokens(text), self.tv.vec(text)
+        a_new = set(content(text)) - set(content(q))
+
+        # Measured on the sentences (already embedded) rather than on each candidate reference.
+        def backing(opt) -> float:
+            sents, ref = opt
+            r_words = set(content(ref))
+            prec = sum(_covered(w, r_words) for w in a_new) / len(a_new) if a_new else 0.0
+            toks = np.concatenate([self.tv.tokens(x.text) for x in sents])
+            bs_p, _, _ = soft_alignment(ta, toks)
+            return prec + bs_p + 0.5 * max(float(va @ self.tv.vec(x.text)) for x in sents)
+
+        return [max(options, key=backing)]
 
     def _plan(self, r: QuizRow) -> _Plan:
         key = _key(r)
@@ -960,15 +988,7 @@ class Grader:
         ]
 
     def _best(self, q: str, text: str, options) -> Optional[_Judgement]:
-        """The option that backs most of `text` (not the one the model likes best: a lenient pick
-        would let a wrong answer choose the one passage that does not contradict it)."""
-        judged = [self.judge(q, text, ref, sel) for sel, ref in options]
-
-        def backing(j: _Judgement) -> float:
-            f = j.comparison.features
-            return f["prec"] + f["bs_p"] + 0.5 * f["cos_ar"]
-
-        return max(judged, key=backing) if judged else None
+        return self.judge(q, text, options[0][1], options[0][0]) if options else None
 
     def _extract(self, sents: Optional[Sequence[Sentence]]) -> Optional[Extract]:
         return self.evidence.extract(sents) if sents else None
@@ -1009,7 +1029,8 @@ class Grader:
         score = support * (1.0 - share)
         # Names need no conflict check here: a name the passage lacks is an unsupported claim.
         reasons = _conflict_reasons(ev_j.comparison, "archive", names=False) if _short_enough(a) else []
-        if reasons:
+        contradicted = bool(reasons)
+        if contradicted:
             verdict, score = "incorrect", min(score, 0.2)
         elif share >= UNSUPPORTED_WRONG or support < 0.5:
             verdict = "incorrect"
@@ -1022,8 +1043,11 @@ class Grader:
             verdict, reasons = "correct", ["supported by the archive"]
             if missing:
                 reasons.append(f"except {', '.join(missing[:4])}")
-        # For a wrong answer the justification is what the archive says, not the closest wrong match.
-        shown = ev_j.sentences if verdict != "incorrect" else (_about(q, p.question_sentences) or ev_j.sentences)
+        # The quote that justifies the mark: the passage that backs the answer, or contradicts it;
+        # for an unsupported answer, what the archive does say about the question.
+        shown = ev_j.sentences
+        if verdict == "incorrect" and not contradicted:
+            shown = _about(q, p.question_sentences) or shown
         return Grade(p.row, verdict, round(score, 3), self._extract(shown), reasons)
 
 
@@ -1229,7 +1253,7 @@ def _row(line: int, raw: dict) -> QuizRow | RowError:
 
 OUTPUT_FIELDS = (
     "verdict", "score", "evidence", "evidence_doc", "evidence_start", "evidence_end",
-    "evidence_line", "evidence_reference", "reasons", "error",
+    "evidence_line", "evidence_section", "evidence_reference", "reasons", "error",
 )
 FORMATS = ("csv", "jsonl", "md")
 
@@ -1352,7 +1376,8 @@ def _answers_md(grades: Sequence[Grade]) -> list[str]:
         if g.evidence:
             out.append("")
             out.append("  > " + _md(g.evidence.quote))
-            out.append(f"  > — {_md(g.evidence.reference())}")
+            note = " (archivist's note, not the document's text)" if g.evidence.section == "metadata" else ""
+            out.append(f"  > — {_md(g.evidence.reference())}{note}")
         out.append("")
     return out
 

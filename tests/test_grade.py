@@ -51,6 +51,8 @@ def test_number_against_the_key(grader):
     assert wrong.verdict == "incorrect"
     assert "number differs: answer says Five, key says three" in wrong.reasons
     assert wrong.score <= 0.2 < right.score
+    # An answer that contains the key's number among others is not contradicting it.
+    assert grade(grader, q, "From two to three", "three").verdict == "correct"
 
 
 def test_number_against_the_archive_without_key(grader):
