@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, Sequen
 
 import numpy as np
 
+from .embed import ModelMissing
 from .text import STOPWORDS, WORD_RE, content_words, fold, stem, words
 from .types import Extract
 
@@ -241,7 +242,9 @@ class TextVectors:
         self._tok: dict[str, np.ndarray] = {}
 
     def add(self, texts: Iterable[str]) -> None:
-        todo = sorted({t for t in texts if t not in self._sent}, key=len, reverse=True)
+        # Longest first (batches pad to similar lengths), ties by text: the same batches every run,
+        # so the same floats (padding changes the last digits).
+        todo = sorted({t for t in texts if t not in self._sent}, key=lambda t: (-len(t), t))
         if not todo:
             return
         model = self.encoder.model
@@ -309,10 +312,6 @@ class Comparison:
     negation_conflict: bool = False
     antonym: Optional[tuple[str, str]] = None
     name_conflict: Optional[tuple[list[str], list[str]]] = None
-
-    @property
-    def contradiction(self) -> bool:
-        return bool(self.number_conflict or self.negation_conflict or self.antonym or self.name_conflict)
 
     def vector(self) -> np.ndarray:
         return np.array([self.features[f] for f in FEATURES], dtype=np.float64)
@@ -423,8 +422,8 @@ def _leading_name(text: str) -> set[str]:
 # -- the learned model -----------------------------------------------------------------------------
 
 
-class ModelMissing(RuntimeError):
-    pass
+class GraderWeightsMissing(ModelMissing):
+    """qa/models/grader.json is missing, unreadable or for other features (the CLI reports it)."""
 
 
 @dataclass
@@ -444,9 +443,9 @@ class GraderModel:
         try:
             raw = json.loads(Path(path).read_text("utf-8"))
         except (OSError, ValueError) as exc:
-            raise ModelMissing(f"grader weights not readable at {path}: {exc}") from None
+            raise GraderWeightsMissing(f"grader weights not readable at {path}: {exc}") from None
         if raw.get("features") != list(FEATURES):
-            raise ModelMissing(f"grader weights at {path} were trained on other features; rerun scripts/train_grader.py")
+            raise GraderWeightsMissing(f"grader weights at {path} were trained on other features; rerun scripts/train_grader.py")
         return cls(
             features=raw["features"],
             classes=raw["classes"],
@@ -585,7 +584,7 @@ class EvidenceFinder:
             return []
         out = []
         for s in found[: self.k * 3]:
-            spans, paras, _ = self._doc_spans(s.doc)
+            spans, paras, _ = self.doc_spans(s.doc)
             text = self.archive.document_text(s.doc)
             para = _paragraph(paras, s.start)
             for i in range(max(0, s.index - self.FAR), min(len(spans), s.index + self.FAR + 1)):
@@ -598,7 +597,8 @@ class EvidenceFinder:
         self.known.update(s.text for s in out)
         return out
 
-    def _doc_spans(self, doc: str):
+    def doc_spans(self, doc: str):
+        """Sentence spans, paragraph starts and line starts of a document (cached)."""
         from .segment import line_starts, paragraph_starts, split_sentences
 
         if doc not in self._spans:
@@ -610,7 +610,7 @@ class EvidenceFinder:
         out: dict[tuple[str, int], Sentence] = {}
         reach = self.NEIGHBOURS if topic is None else 1
         for ex in extracts:
-            spans, paras, _ = self._doc_spans(ex.doc)
+            spans, paras, _ = self.doc_spans(ex.doc)
             text = self.archive.document_text(ex.doc)
             inside = [i for i, (s, e) in enumerate(spans) if s < ex.end and e > ex.start]
             if topic is not None:
@@ -636,7 +636,7 @@ class EvidenceFinder:
         ("not such bases" means American bases when the sentence before says so)."""
         if not sents:
             return ""
-        spans, paras, _ = self._doc_spans(sents[0].doc)
+        spans, paras, _ = self.doc_spans(sents[0].doc)
         text = self.archive.document_text(sents[0].doc)
         para = _paragraph(paras, sents[0].start)
         lo = max(0, sents[0].index - self.NEIGHBOURS)
@@ -650,7 +650,7 @@ class EvidenceFinder:
     def extract(self, sents: Sequence[Sentence]) -> Extract:
         """The verbatim span from the first to the last of adjacent sentences, with its reference."""
         first, last = sents[0], sents[-1]
-        _, _, lines = self._doc_spans(first.doc)
+        _, _, lines = self.doc_spans(first.doc)
         text = self.archive.document_text(first.doc)
         from .segment import line_of
 
@@ -851,8 +851,9 @@ class _Plan:
     answer: str
     key: Optional[str]
     question_sentences: list[Sentence]
-    options: list[tuple[list[Sentence], str]] = field(default_factory=list)  # (sentences, reference)
-    key_options: list[tuple[list[Sentence], str]] = field(default_factory=list)
+    # The archive sentences that back the answer (and the key) best, with the reference cut from them.
+    support: Optional[tuple[list[Sentence], str]] = None
+    key_support: Optional[tuple[list[Sentence], str]] = None
 
 
 class Grader:
@@ -901,9 +902,7 @@ class Grader:
         second: set[str] = set()
         for p in plans.values():
             self._choose(p)
-            p.options = self._narrow(p.row.question, p.answer, p.options)
-            p.key_options = self._narrow(p.row.question, p.key, p.key_options) if p.key else []
-            for sents, ref in p.options + p.key_options:
+            for sents, ref in filter(None, (p.support, p.key_support)):
                 second.update((ref, f"{p.row.question} {ref}"))
                 second.update(_word_forms(self.evidence.context(sents)))
             second.update(_word_forms(p.answer))
@@ -924,11 +923,11 @@ class Grader:
         self.tv.forget(lambda t: t in lasting or t in self.evidence.known or " " not in t.strip())
         return out
 
-    def _narrow(self, q: str, text: str, options):
-        """The one option that backs most of `text` (not the one the model likes best: a lenient
-        pick would let a wrong answer choose the one passage that does not contradict it)."""
+    def _narrow(self, q: str, text: str, options) -> Optional[tuple[list[Sentence], str]]:
+        """The option that backs most of `text` (not the one the model likes best: a lenient pick
+        would let a wrong answer choose the one passage that does not contradict it)."""
         if not options:
-            return []
+            return None
         ta, va = self.tv.tokens(text), self.tv.vec(text)
         a_new = set(content(text)) - set(content(q))
 
@@ -941,7 +940,7 @@ class Grader:
             bs_p, _, _ = soft_alignment(ta, toks)
             return prec + bs_p + 0.5 * max(float(va @ self.tv.vec(x.text)) for x in sents)
 
-        return [max(options, key=backing)]
+        return max(options, key=backing)
 
     def _plan(self, r: QuizRow) -> _Plan:
         key = _key(r)
@@ -950,9 +949,9 @@ class Grader:
     def _choose(self, p: _Plan) -> None:
         q = p.row.question
         if not is_non_answer(p.answer):
-            p.options = self._options(q, p.answer, self.evidence.sentences(q, p.key, p.answer))
+            p.support = self._narrow(q, p.answer, self._options(q, p.answer, self.evidence.sentences(q, p.key, p.answer)))
         if p.key:
-            p.key_options = self._options(q, p.key, p.question_sentences)
+            p.key_support = self._narrow(q, p.key, self._options(q, p.key, p.question_sentences))
 
     def _options(self, q: str, text: str, sents: list[Sentence]) -> list[tuple[list[Sentence], str]]:
         """The archive sentences (alone, or a pair close together) that best support `text`, each
@@ -980,26 +979,26 @@ class Grader:
     def _span(self, pair: list[Sentence]) -> list[Sentence]:
         """All sentences from the first to the last of `pair`, so the quote stays verbatim."""
         first, last = pair[0], pair[-1]
-        spans = self.evidence._doc_spans(first.doc)[0]
+        spans = self.evidence.doc_spans(first.doc)[0]
         text = self.archive.document_text(first.doc)
         return [
             Sentence(text[s:e], first.doc, s, e, i, first.source, first.relevance)
             for i, (s, e) in enumerate(spans[first.index : last.index + 1], start=first.index)
         ]
 
-    def _best(self, q: str, text: str, options) -> Optional[_Judgement]:
-        return self.judge(q, text, options[0][1], options[0][0]) if options else None
+    def _judge_support(self, q: str, text: str, support) -> Optional[_Judgement]:
+        return self.judge(q, text, support[1], support[0]) if support else None
 
     def _extract(self, sents: Optional[Sequence[Sentence]]) -> Optional[Extract]:
         return self.evidence.extract(sents) if sents else None
 
     def _decide(self, p: _Plan) -> Grade:
         r, q, a, key = p.row, p.row.question, p.answer, p.key
-        key_ev = self._best(q, key, p.key_options) if key else None
+        key_ev = self._judge_support(q, key, p.key_support) if key else None
         if is_non_answer(a):
             shown = key_ev.sentences if key_ev else _about(q, p.question_sentences)
             return Grade(r, "incorrect", 0.0, self._extract(shown), ["no answer given" if not a else "not an answer"])
-        ev_j = self._best(q, a, p.options)
+        ev_j = self._judge_support(q, a, p.support)
         if key:
             return self._against_key(p, ev_j, key_ev)
         if ev_j is None:
