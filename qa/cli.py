@@ -17,15 +17,16 @@ EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 class IndexProgress:
     """A rich progress bar on stderr for index builds; silent when stderr is not a terminal."""
 
-    def __init__(self, label: str = "Embedding"):
+    def __init__(self, label: str = "Embedding", minimum: int = 200):
         self.label = label
+        self.minimum = minimum
         self._progress = None
 
     def __enter__(self):
         return self
 
     def __call__(self, total: int):
-        if not sys.stderr.isatty() or total < 200:
+        if not sys.stderr.isatty() or total < self.minimum:
             return None
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -285,6 +286,38 @@ def cmd_tui(args) -> int:
     return run(args.corpus, args.index)
 
 
+def cmd_grade(args) -> int:
+    """Thin wrapper over qa.grade.grade_file: arguments, output file, exit code."""
+    from .grade import FORMATS, QuizFileError, grade_file, read_rows
+
+    fmt = args.format or (args.output.suffix.lower().lstrip(".") if args.output else "") or "jsonl"
+    if fmt not in FORMATS:
+        print(f"qa grade: cannot tell the output format from {args.output}; use --format {'|'.join(FORMATS)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        rows = list(read_rows(args.quiz))
+    except QuizFileError as exc:
+        print(f"qa grade: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    archive = open_archive(args)
+    try:
+        out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+    except OSError as exc:
+        print(f"qa grade: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        with IndexProgress("Grading", minimum=1) as progress:
+            summary = grade_file(archive, args.quiz, out, fmt, progress=progress(len(rows)), rows=rows)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    counts = ", ".join(f"{n} {v}" for v, n in summary.counts.items())
+    errors = f", {summary.errors} rows with errors" if summary.errors else ""
+    where = f" -> {args.output}" if args.output else ""
+    print(f"graded {summary.graded} answers ({counts}; mean score {summary.mean_score:.2f}){errors}{where}", file=sys.stderr)
+    return EXIT_PARTIAL if summary.errors else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qa",
@@ -318,6 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="skip rows whose id is already in OUTPUT and append the rest")
     _common(p)
     p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("grade", help="mark students' short answers correct/partial/incorrect, quoting the archive")
+    p.add_argument("quiz", type=Path, help=".csv or .jsonl with question, answer, optional reference, id, student")
+    p.add_argument("-o", "--output", type=Path, help="output file (default: standard output)")
+    p.add_argument("--format", choices=["csv", "jsonl", "md"], help="default: from the output's suffix, else jsonl")
+    _common(p)
+    p.set_defaults(func=cmd_grade)
 
     for name, text in (("chat", "a conversation on stdin/stdout (follow-up questions understood)"),
                        ("prompt", "same as chat")):
