@@ -39,7 +39,7 @@ CHECK_TEXTS = [
 MIN_AGREEMENT = 0.999  # cosine between this encoder and sentence-transformers, per text
 # Batches are cut by padded size rather than count: short sentences go many at a time, long
 # passages few, so the matrix products stay cache-sized and nothing pads far.
-TOKEN_BUDGET = 2048
+TOKEN_BUDGET = 512
 MAX_BATCH = 128
 
 Log = Callable[[str], None]
