@@ -153,11 +153,11 @@ class Encoder:
         return self
 
     def prepare_for_indexing(self, log: Callable[[str], None] = lambda m: None) -> None:
-        """Export the ONNX model if it is missing or unusable (once per machine and model version).
+        """Export the ONNX model if it is missing or damaged (once per machine and model version).
 
-        Called before an index build embeds anything, so `qa index` (and `make run`) leave the
-        fast encoder in place for every later question. An encoder already loaded keeps its
-        backend; a failed export is reported and the build goes on with sentence-transformers.
+        Index builds call this first, so `qa index` (and `make run`) leave the fast encoder in
+        place for every later question. An encoder already loaded keeps its backend; a failed
+        export is reported and the build goes on with sentence-transformers.
         """
         if self.requested == "torch":
             return
@@ -168,7 +168,7 @@ class Encoder:
         path = onnx_encoder.onnx_path()
         if path.is_file():
             if self._impl is not None:
-                return  # loaded already (a damaged file is re-exported by the next fresh process)
+                return  # loaded already (a damaged file is exported again by the next `qa index`)
             try:
                 if self._load().name == "onnx":
                     return
@@ -183,116 +183,6 @@ class Encoder:
                     "questions will load sentence-transformers")
                 return
             if self._impl is None:
-                self._impl = onnx_encoder.OnnxEncoder(path, self.threads)
-
-    def encode(self, texts: list[str], progress=None) -> np.ndarray:
-        # Sorted by length so each batch pads to similar lengths (a large win on CPU).
-        order = np.argsort([len(t) for t in texts], kind="stable")[::-1]
-        out = np.empty((len(texts), DIM), dtype=np.float32)
-        for i in range(0, len(texts), self.batch_size):
-            idx = order[i : i + self.batch_size]
-            vecs = self.model.encode(
-                [texts[j] for j in idx],
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            out[idx] = vecs.astype(np.float32, copy=False)
-            if progress is not None:
-                progress(len(idx))
-        return out
-
-
-BACKENDS = ("auto", "onnx", "torch")
-
-
-class Encoder:
-    """The packaged model, loaded on first use (so commands that need no embedding never pay for it).
-
-    backend (default $QA_ENCODER, else "auto"): "auto" runs the ONNX export with onnxruntime
-    when it exists (no torch import: a cold `qa ask` answers in about a second) and
-    sentence-transformers otherwise; "onnx" and "torch" force one. Both give the same vectors
-    (cosine >= 0.999, tested), so an index built with one is searched with the other.
-    """
-
-    def __init__(self, batch_size: int = 64, backend: Optional[str] = None, threads: Optional[int] = None):
-        backend = backend or os.environ.get("QA_ENCODER") or "auto"
-        if backend not in BACKENDS:
-            raise ModelMissing(f"unknown encoder {backend!r} (QA_ENCODER): choose {', '.join(BACKENDS)}")
-        self.batch_size = batch_size
-        self.requested = backend
-        self.threads = threads
-        self._impl = None
-        self._lock = threading.Lock()
-
-    @property
-    def backend(self) -> str:
-        """"onnx" or "torch": the implementation in use (loads it)."""
-        return self._load().name
-
-    def _load(self):
-        with self._lock:
-            if self._impl is None:
-                self._impl = self._open()
-        return self._impl
-
-    def _open(self):
-        if self.requested != "torch":
-            from . import onnx_encoder
-
-            path = onnx_encoder.onnx_path()
-            if path.is_file() and onnx_encoder.runtime_available():
-                try:
-                    return onnx_encoder.OnnxEncoder(path, self.threads)
-                except Exception as exc:  # a damaged cache file must not stop answers
-                    if self.requested == "onnx":
-                        raise ModelMissing(f"cannot load the ONNX model {path}: {exc}") from None
-                    print(
-                        f"qa: the ONNX model {path} is unusable ({str(exc).splitlines()[0][:200]}); "
-                        "using sentence-transformers (`qa index` exports it again)",
-                        file=sys.stderr,
-                    )
-            elif self.requested == "onnx":
-                raise ModelMissing(f"no ONNX export of the model at {path}: run `qa index` to create it")
-        return TorchEncoder(self.batch_size)
-
-    def load(self) -> "Encoder":
-        self._load()  # warm the model up front (the TUI does this in a worker)
-        return self
-
-    def prepare_for_indexing(self, log: Callable[[str], None] = lambda m: None) -> None:
-        """Export the ONNX model if it is missing or unusable (once per machine and model version).
-
-        Called before an index build embeds anything, so `qa index` (and `make run`) leave the
-        fast encoder in place for every later question. An encoder already loaded keeps its
-        backend; a failed export is reported and the build goes on with sentence-transformers.
-        """
-        if self.requested == "torch":
-            return
-        from . import onnx_encoder
-
-        if not onnx_encoder.runtime_available():
-            return
-        path = onnx_encoder.onnx_path()
-        if path.is_file() and self._impl is not None:
-            return
-        if path.is_file():
-            try:
-                self._load()
-                if self._impl.name == "onnx":
-                    return
-            except ModelMissing:
-                pass
-        with self._lock:
-            try:
-                reference = self._impl.model if isinstance(self._impl, TorchEncoder) else None
-                onnx_encoder.export(path, reference=reference, log=log)
-            except Exception as exc:  # noqa: BLE001 - the torch encoder still works
-                log(f"warning: could not export the model to ONNX ({str(exc).splitlines()[0][:200]}); "
-                    "questions will load sentence-transformers")
-                return
-            if self._impl is None or (self._impl.name == "torch" and self.requested == "onnx"):
                 self._impl = onnx_encoder.OnnxEncoder(path, self.threads)
 
     def encode(self, texts: list[str], progress=None) -> np.ndarray:

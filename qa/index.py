@@ -518,8 +518,8 @@ def build(
 
         n_items = sum(len(u.sentences) + len(u.passages) for u in to_embed)
         prepare = getattr(encoder, "prepare_for_indexing", None)
-        if n_items and prepare is not None:
-            prepare(log)  # e.g. export the fast encoder once, before its first big job
+        if prepare is not None:
+            prepare(log)  # e.g. export the fast encoder, once per machine
         progress = progress_factory(n_items) if (progress_factory and n_items) else None
         _embed(to_embed, encoder, progress)
         for u in to_embed:

@@ -124,6 +124,10 @@ def test_without_an_export_the_encoder_falls_back_to_sentence_transformers(tmp_p
 
 
 def test_a_damaged_export_is_reported_then_exported_again(tmp_path, monkeypatch, capsys, torch_encoder):
+    corpus, root = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "cable.txt").write_text("Rusk said the situation worsened in July. Dobrynin disagreed.\n", "utf-8")
+    index_mod.build(corpus, root, torch_encoder)
     monkeypatch.setenv("QA_MODEL_CACHE", str(tmp_path / "models"))
     path = onnx_encoder.onnx_path()
     assert path.is_relative_to(tmp_path)
@@ -136,8 +140,10 @@ def test_a_damaged_export_is_reported_then_exported_again(tmp_path, monkeypatch,
     assert "unusable" in capsys.readouterr().err
     assert float(vec[0] @ torch_encoder.encode(QUESTIONS[:1])[0]) > 0.9999
 
+    # `qa index` on an index with nothing to embed still repairs the model.
     messages: list[str] = []
-    Encoder().prepare_for_indexing(log=messages.append)  # what the next `qa index` does first
+    report = index_mod.build(corpus, root, Encoder(), log=messages.append)
+    assert report.embedded_documents == []
     assert any("exporting" in m for m in messages)
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temporary file left
     fresh = Encoder()
