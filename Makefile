@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DEV_STAMP := $(VENV)/.installed-dev-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test install install-dev index bench eval clean
+.PHONY: run test install install-dev index bench profile eval clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ test: install-dev
 
 bench: install-dev
 	$(BIN)/python scripts/bench.py
+
+# Where a cold `qa ask` spends its time (`index` also exports the ONNX model).
+profile: install-dev index
+	$(BIN)/python -m pyinstrument -m qa ask "What did Rusk say about July?" --json
 
 eval: install-dev
 	$(BIN)/python scripts/eval.py

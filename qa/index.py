@@ -230,10 +230,15 @@ class LoadedIndex:
     @property
     def bm25(self):
         if self._bm25 is None:
-            import bm25s
+            from .bm25_reader import SavedBM25, Unsupported
 
             try:
-                self._bm25 = bm25s.BM25.load(str(self.gen / "bm25"), show_progress=False)
+                try:
+                    self._bm25 = SavedBM25(self.gen / "bm25")
+                except Unsupported:
+                    import bm25s
+
+                    self._bm25 = bm25s.BM25.load(str(self.gen / "bm25"), show_progress=False)
             except Exception as exc:
                 raise IndexCorrupt(f"cannot read the BM25 index: {exc}") from None
         return self._bm25
@@ -513,11 +518,12 @@ def build(
             )
 
         n_items = sum(len(u.sentences) + len(u.passages) for u in to_embed)
+        prepare = getattr(encoder, "prepare_for_indexing", None)
+        if prepare is not None:
+            prepare(log)  # e.g. export the fast encoder, once per machine
         progress = progress_factory(n_items) if (progress_factory and n_items) else None
+        _embed(to_embed, encoder, progress)
         for u in to_embed:
-            text = u.document.text
-            u.sent_vecs = encoder.encode([text[s.start : s.end] for s in u.sentences], progress=progress)
-            u.pass_vecs = encoder.encode([text[p.start : p.end] for p in u.passages], progress=progress)
             report.embedded_documents.append(u.document.doc)
             report.embedded_sentences += len(u.sentences)
 
@@ -531,6 +537,39 @@ def build(
         report.passages = sum(len(u.passages) for u in units)
         report.seconds = time.monotonic() - t0
         return report
+
+
+# Texts per encoder call: enough to batch many small documents together, few enough to keep the
+# texts and vectors of one call in a few tens of MB.
+EMBED_CHUNK = 16_384
+
+
+def _embed(units: list[_DocUnits], encoder, progress=None) -> None:
+    """Embed the sentences and passages of `units`, many documents per encoder call.
+
+    The encoder sorts each call's texts by length, so pooling documents means batches of similar
+    lengths (little padding) and full batches even when every document is short.
+    """
+    start = 0
+    while start < len(units):
+        group, n = [], 0
+        while start + len(group) < len(units) and (not group or n < EMBED_CHUNK):
+            u = units[start + len(group)]
+            group.append(u)
+            n += len(u.sentences) + len(u.passages)
+        texts: list[str] = []
+        for u in group:
+            t = u.document.text
+            texts += [t[s.start : s.end] for s in u.sentences]
+            texts += [t[p.start : p.end] for p in u.passages]
+        vecs = np.asarray(encoder.encode(texts, progress=progress), dtype=np.float32)
+        at = 0
+        for u in group:
+            u.sent_vecs = vecs[at : at + len(u.sentences)]
+            at += len(u.sentences)
+            u.pass_vecs = vecs[at : at + len(u.passages)]
+            at += len(u.passages)
+        start += len(group)
 
 
 def _reuse(old: LoadedIndex, rel: str, rec: dict) -> _DocUnits:

@@ -17,9 +17,12 @@ REPORT = "000_96c424edd7d3daf7.txt"
 
 @pytest.fixture(scope="session")
 def encoder():
+    """The encoder users get: the ONNX export (exported here once if missing), else sentence-transformers."""
     from qa.embed import Encoder
 
-    return Encoder().load()
+    enc = Encoder()
+    enc.prepare_for_indexing()
+    return enc.load()
 
 
 @pytest.fixture(scope="session")
