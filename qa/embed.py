@@ -152,6 +152,20 @@ class Encoder:
         self._load()  # warm the model up front (the TUI does this in a worker)
         return self
 
+    @property
+    def model(self):
+        """The sentence-transformers model itself, for uses that need token embeddings (grading).
+
+        Loaded on demand (it imports torch); the torch backend's own model is reused.
+        """
+        impl = self._load()
+        if isinstance(impl, TorchEncoder):
+            return impl.model
+        with self._lock:
+            if getattr(self, "_st_model", None) is None:
+                self._st_model = load_sentence_transformer()
+        return self._st_model
+
     def prepare_for_indexing(self, log: Callable[[str], None] = lambda m: None) -> None:
         """Export the ONNX model if it is missing or damaged (once per machine and model version).
 
