@@ -152,6 +152,24 @@ class Encoder:
         self._load()  # warm the model up front (the TUI does this in a worker)
         return self
 
+    def encode_tokens(self, texts: list[str], batch_size: int = 64) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(normalised sentence vector, token vectors incl. [CLS]/[SEP]) per text.
+
+        The ONNX backend answers without torch; otherwise sentence-transformers' token output.
+        """
+        impl = self._load()
+        if hasattr(impl, "encode_tokens"):
+            return impl.encode_tokens(texts)
+        outs = self.model.encode(
+            texts, output_value=None, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=False
+        )
+        result = []
+        for out in outs:
+            vec = out["sentence_embedding"].float().numpy()
+            tok = out["token_embeddings"].float().numpy()[out["attention_mask"].numpy().astype(bool)]
+            result.append((vec / max(float(np.linalg.norm(vec)), 1e-12), tok))
+        return result
+
     @property
     def model(self):
         """The sentence-transformers model itself, for uses that need token embeddings (grading).

@@ -247,17 +247,11 @@ class TextVectors:
         todo = sorted({t for t in texts if t not in self._sent}, key=lambda t: (-len(t), t))
         if not todo:
             return
-        model = self.encoder.model
         bs = self.encoder.batch_size
         for i in range(0, len(todo), bs):
             chunk = todo[i : i + bs]
-            outs = model.encode(chunk, output_value=None, batch_size=bs, show_progress_bar=False, convert_to_numpy=False)
-            for text, out in zip(chunk, outs):
-                vec = out["sentence_embedding"].float().numpy()
-                self._sent[text] = (vec / max(float(np.linalg.norm(vec)), 1e-12)).astype(np.float32)
-                tok = out["token_embeddings"].float().numpy()
-                mask = out["attention_mask"].numpy().astype(bool)
-                tok = tok[mask]
+            for text, (vec, tok) in zip(chunk, self.encoder.encode_tokens(chunk, batch_size=bs)):
+                self._sent[text] = vec.astype(np.float32)
                 tok = tok[1:-1] if len(tok) > 2 else tok  # drop [CLS] and [SEP]
                 tok = tok / np.maximum(np.linalg.norm(tok, axis=1, keepdims=True), 1e-12)
                 self._tok[text] = tok.astype(np.float16)

@@ -133,6 +133,21 @@ class OnnxEncoder:
         return out
 
 
+    def encode_tokens(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(normalised sentence vector, token vectors incl. [CLS]/[SEP]) per text, as
+        sentence-transformers' `output_value=None` gives them; for token-level grading features."""
+        out = []
+        for text in texts:
+            ids = np.array([self.tokenizer.encode(text).ids], dtype=np.int64)
+            mask = np.ones_like(ids)
+            hidden = self.session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            )[0][0]
+            vec = hidden.mean(axis=0)
+            out.append((vec / max(float(np.linalg.norm(vec)), 1e-12), hidden))
+        return out
+
+
 def agreement(a: np.ndarray, b: np.ndarray) -> float:
     """Smallest cosine between corresponding rows of two sets of unit vectors."""
     return float((a * b).sum(axis=1).min()) if len(a) else 1.0
