@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -50,6 +51,13 @@ class QuestionFrame:
         return " ".join(self.topic_tokens)
 
 
+@lru_cache(maxsize=16)
+def _forms_regex(forms: tuple[str, ...]) -> re.Pattern:
+    """One pattern for every known name form (longest first), instead of a search per form."""
+    alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+    return re.compile(rf"(?<![\w])(?P<form>{alternatives})(?:['’]s)?(?![\w])")
+
+
 def answer_type(question: str) -> Optional[str]:
     if NUMBER_Q.search(question):
         return "number"
@@ -66,9 +74,11 @@ def parse_question(question: str, known_speakers: dict[str, str]) -> QuestionFra
     """`known_speakers` maps lowercase name forms (surnames, aliases) to canonical speaker names."""
     frame = QuestionFrame(text=question, answer_type=answer_type(question))
     lowered = question.lower()
-    for form, canonical in sorted(known_speakers.items(), key=lambda kv: -len(kv[0])):
-        if re.search(rf"(?<![\w]){re.escape(form)}(?:['’]s)?(?![\w])", lowered) and canonical not in frame.mentioned:
-            frame.mentioned.append(canonical)
+    if known_speakers:
+        for m in _forms_regex(tuple(known_speakers)).finditer(lowered):
+            canonical = known_speakers[m.group("form")]
+            if canonical not in frame.mentioned:
+                frame.mentioned.append(canonical)
     for rx in _SPEECH_PATTERNS:
         for m in rx.finditer(question):
             name = m.group("name")
