@@ -769,7 +769,9 @@ def aligned_reference(question: str, answer: str, evidence: str) -> str:
 # Without a key: the share of an answer's claims missing from the evidence that makes it partial
 # (a third: one unsupported detail in a four-word answer is still a supported answer) or wrong.
 UNSUPPORTED_PARTIAL, UNSUPPORTED_WRONG = 1 / 3, 1 / 2
-SYNONYM_COS = 0.55  # MiniLM cosine of two single words above which they count as the same claim
+SYNONYM_COS = 0.55
+# Replies that make no claim a passage could back ("Yes" is found in any archive).
+BARE_REPLIES = frozenset("yes yeah yep ok okay sure true false maybe right correct".split())  # MiniLM cosine of two single words above which they count as the same claim
 
 
 def _word_forms(text: str) -> list[str]:
@@ -815,7 +817,7 @@ def unsupported_words(question: str, answer: str, passage: str, tv: TextVectors)
     qs = set(content(question))
     ps = set(content(passage))
     surface = _surface(answer)
-    new = [w for w in dict.fromkeys(content(answer)) if w not in qs]
+    new = [w for w in dict.fromkeys(content(answer)) if w not in qs and w not in BARE_REPLIES]
     groups = [g & set(new) for g in name_groups(answer)]
     exact = set().union(*groups) if groups else set()
     exact |= {w for w in new if w[0].isdigit() or w in names(answer) | _leading_name(answer)}
@@ -1025,6 +1027,9 @@ class Grader:
         contradicted = bool(reasons)
         if contradicted:
             verdict, score = "incorrect", min(score, 0.2)
+        elif not backing.claims:
+            verdict, score = "incorrect", 0.0
+            reasons = ["not supported by the archive: the answer says nothing beyond the question"]
         elif share >= UNSUPPORTED_WRONG or support < 0.5:
             verdict = "incorrect"
             reasons = [f"not supported by the archive: it says nothing of {', '.join(missing[:4])}" if missing

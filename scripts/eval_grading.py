@@ -6,8 +6,8 @@ Data (never copied into the repository, never trained on except Beetle `train`):
   - SemEval-2013 Beetle 5-way -> 3-way, `test-unseen-answers` and `test-unseen-questions`
   - Mohler et al. 2011 (Pearson of `score` with the mean of the two human scores)
   - ../shared/eval/dev_quiz.csv through `qa grade` and ../shared/eval/score_quiz.py
-  - tests/data/quiz_seeds.csv and quiz_seeds_heldout.csv, our own quizzes on the seeds (see
-    docs/grading.md for how held out they are)
+  - tests/data/quiz_seeds*.csv, our own quizzes on the seeds (docs/grading.md says how held out
+    each one is)
 Baselines: majority class; SQuAD token F1 and MiniLM cosine, each with two thresholds
 (incorrect < t1 <= partial < t2 <= correct) fit for accuracy on Beetle train.  On the quizzes they
 compare the answer with the key, or with the archive's top extract when there is no key.
@@ -33,6 +33,7 @@ from qa.grade import VERDICTS, GraderModel, grade_with_key, token_f1
 
 OWN_QUIZ = ROOT / "tests" / "data" / "quiz_seeds.csv"
 HELDOUT_QUIZ = ROOT / "tests" / "data" / "quiz_seeds_heldout.csv"
+FRESH_QUIZ = ROOT / "tests" / "data" / "quiz_seeds_fresh.csv"
 DOC = ROOT / "docs" / "grading.md"
 TARGETS = {"quiz_acc": 0.85, "quiz_qwk": 0.80, "uq_gain": 0.10, "mohler": 0.55}
 
@@ -141,7 +142,7 @@ def main() -> int:
     majority = max(VERDICTS, key=ytr.count)
 
     tmp = Path(tempfile.mkdtemp(prefix="eval-grading-"))
-    quizzes = {"quiz": DEV_QUIZ, "own": OWN_QUIZ, "held": HELDOUT_QUIZ}
+    quizzes = {"quiz": DEV_QUIZ, "own": OWN_QUIZ, "held": HELDOUT_QUIZ, "fresh": FRESH_QUIZ}
     qrows = {k: quiz_rows(p) for k, p in quizzes.items() if p.exists()}
     qrefs = {k: quiz_baseline_refs(rows, encoder) for k, rows in qrows.items()}
     qtv = text_vectors(encoder, "quiz")
@@ -219,7 +220,8 @@ COLUMNS = (
     ("ua_acc", "Beetle UA acc"), ("ua_f1", "UA macro-F1"), ("uq_acc", "Beetle UQ acc"), ("uq_f1", "UQ macro-F1"),
     ("mohler", "Mohler Pearson"), ("quiz_acc", "dev_quiz acc"), ("quiz_qwk", "dev_quiz qwk"),
     ("own_acc", "seed quiz acc"), ("own_qwk", "seed quiz qwk"),
-    ("held_acc", "held-out seed quiz acc"), ("held_qwk", "held-out seed quiz qwk"),
+    ("held_acc", "seed quiz 2 acc"), ("held_qwk", "seed quiz 2 qwk"),
+    ("fresh_acc", "seed quiz 3 acc"), ("fresh_qwk", "seed quiz 3 qwk"),
 )
 
 

@@ -147,6 +147,11 @@ def test_non_answers_are_incorrect(grader):
         g = grade(grader, "How long did the conversation with Rusk last?", answer)
         assert g.verdict == "incorrect" and g.score == 0.0
         assert g.reasons in (["no answer given"], ["not an answer"])
+    # "Yes" is somewhere in any archive, but it claims nothing a passage could back.
+    for answer in ("Yes", "It is."):
+        g = grade(grader, "How long did the conversation with Rusk last?", answer)
+        assert g.verdict == "incorrect"
+        assert g.reasons == ["not supported by the archive: the answer says nothing beyond the question"]
 
 
 def test_features_match_the_committed_model():
