@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Iterable, Optional
 
 import numpy as np
 
-from .question import QuestionFrame, parse_question
+from .question import QuestionFrame
 from .types import Answer
 
 if TYPE_CHECKING:
@@ -104,7 +104,6 @@ class Conversation:
     # -- interpretation -----------------------------------------------------------------------------
     def interpret(self, question: str) -> Interpretation:
         q = question.strip()
-        known = self.archive.known_speakers
         docs, q_wo_docs = self._document_scope(q)
         if not self.turns:
             return Interpretation(q_wo_docs if docs else q, docs=docs, rule="document" if docs else "fresh")
@@ -112,7 +111,7 @@ class Conversation:
         if MORE.match(q):
             return Interpretation(prev.interpreted, True, prev.doc_ids, skip=prev.skip + prev.k, rule="more")
         body = CONNECTOR.sub("", q_wo_docs if docs else q, count=1).strip() or q
-        if docs and not parse_question(body, known).topic_tokens and not WH_START.match(body):
+        if docs and not self.archive.frame(body).topic_tokens and not WH_START.match(body):
             return Interpretation(prev.interpreted, True, docs, rule="document")
 
         m = WHAT_ABOUT.match(body)
@@ -124,7 +123,7 @@ class Conversation:
         if rest:
             return self._ellipsis(rest, prev, docs)
 
-        frame = parse_question(body, known)
+        frame = self.archive.frame(body)
         if REPLY_WORDS.search(body) and not _has_topic(body, frame) and prev.frame.topic_phrase:
             who = frame.speakers[0] if frame.speakers else (frame.mentioned[0] if frame.mentioned else self.focus_person())
             if who:
@@ -145,11 +144,11 @@ class Conversation:
                 text, True, docs, after_previous=after, after_best_only=after, same_documents=True,
                 rule="pronoun" if changed else "continuation",
             )
-        return Interpretation(body if body != q else q, docs=docs, rule="document" if docs else "fresh")
+        return Interpretation(body, docs=docs, rule="document" if docs else "fresh")
 
     def _ellipsis(self, rest: str, prev: Turn, docs: Optional[set[int]]) -> Interpretation:
         known = self.archive.known_speakers
-        rest = re.sub(r"^(?:the\s+)?", "", rest.strip(), flags=re.I) if rest.lower().startswith("the ") else rest.strip()
+        rest = re.sub(r"(?i)^the\s+", "", rest.strip())
         person = known.get(rest.lower()) or known.get(re.sub(r"['’]s$", "", rest.lower()))
         pf = prev.frame
         if person and REPLY_WORDS.search(rest) is None and pf.topic_phrase:
@@ -206,7 +205,7 @@ class Conversation:
         doc_ids = archive.doc_ids(docs)
         if interp.docs is not None:
             doc_ids = interp.docs if doc_ids is None else (doc_ids & interp.docs) or interp.docs
-        frame = parse_question(interp.text, archive.known_speakers)
+        frame = archive.frame(interp.text)
         qvec = archive.embed_questions([interp.text])[0]
 
         answer = None

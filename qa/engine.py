@@ -165,15 +165,13 @@ class Archive:
         Rusk say about July?" + "July"): the speaker is handled by filtering, and the name would
         otherwise dominate the similarity.
         """
-        from .question import parse_question
-
         if not questions:
             return self.encoder.encode([])
         texts = list(questions)
         topic_at: dict[int, int] = {}
         if self.index is not None:
             for i, q in enumerate(questions):
-                frame = parse_question(q, self.known_speakers)
+                frame = self.frame(q)
                 if frame.wants_speech and frame.topic_text:
                     topic_at[i] = len(texts)
                     texts.append(frame.topic_text)
@@ -228,6 +226,19 @@ class Archive:
             idx._known_speakers = forms
         return idx._known_speakers
 
+    def frame(self, q: str):
+        """The parsed question, memoised per index: embedding and retrieval both need it."""
+        from .question import parse_question
+
+        idx = self._require_index()
+        frames = idx.__dict__.setdefault("_frames", {})
+        frame = frames.get(q)
+        if frame is None:
+            if len(frames) >= 4096:  # a long batch must not grow the memo without bound
+                frames.clear()
+            frame = frames[q] = parse_question(q, self.known_speakers)
+        return frame
+
     def gather(
         self, q: str, qvec: np.ndarray, doc_ids: Optional[set[int]] = None, frame=None, scope: Optional[np.ndarray] = None
     ):
@@ -236,10 +247,8 @@ class Archive:
         A question asking for someone's words ("What did Rusk say about …") is answered from that
         person's sentences only, when the archive attributes any to them.
         """
-        from .question import parse_question
-
         idx = self._require_index()
-        frame = frame or parse_question(q, self.known_speakers)
+        frame = frame or self.frame(q)
         rows_filter = scope  # a conversation may narrow the search to rows near earlier citations
         if frame.wants_speech:
             base = rows_filter if rows_filter is not None else allowed_rows(idx, doc_ids)

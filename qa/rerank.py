@@ -262,10 +262,10 @@ def featurize(index: LoadedIndex, cands: Candidates, frame: QuestionFrame, qvec:
             low = sent.lower()
             X[i, 15] = float(any(m in low for m in mentioned))
     if frame.answer_type == "person":
-        verbs = {t for t in frame.topic_tokens}
+        verbs = set(frame.topic_tokens)
         for i, r in enumerate(rows):
             for m in _BY_AGENT.finditer(index.sentence_text(int(r))):
-                if tokens(m.group(1))[:1] and tokens(m.group(1))[0] in verbs:
+                if set(tokens(m.group(1))) & verbs:
                     X[i, 22] = 1.0
                     break
     X[:, 16] = X[:, 5] - X[:, 5].max()
