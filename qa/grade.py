@@ -516,6 +516,7 @@ class Sentence:
     index: int  # position of the sentence in its document
     source: Extract  # the retrieved extract it belongs to or neighbours
     relevance: float
+    speaker: Optional[str] = None  # who says it, as the archive attributes it (None: unknown)
 
 
 class EvidenceFinder:
@@ -532,6 +533,55 @@ class EvidenceFinder:
         self._found: dict[str, list[Extract]] = {}
         self.known: set[str] = set()  # texts of every sentence handed out (their embeddings are kept)
         self._spans: dict[str, tuple[list[tuple[int, int]], list[int], list[int]]] = {}
+        self._speakers: dict[str, tuple[np.ndarray, np.ndarray, list[Optional[str]]]] = {}
+        self._attributed: Optional[set[str]] = None
+        self._subjects: dict[tuple[str, ...], re.Pattern] = {}
+
+    # -- who speaks --------------------------------------------------------------------------------
+    def asked_speakers(self, question: str) -> Optional[list[str]]:
+        """The people whose own words the question asks for ("What did Rusk say …"), when the
+        archive attributes sentences to any of them; None when speakers cannot be checked."""
+        frame = self.archive.frame(question)
+        if not frame.wants_speech:
+            return None
+        if self._attributed is None:
+            self._attributed = {s for s in self.archive.index.sent_speaker if s}
+        return frame.speakers if self._attributed & set(frame.speakers) else None
+
+    def speaker_at(self, doc: str, start: int, end: int) -> Optional[str]:
+        """Who says the span [start, end): the speaker of the index's sentences it overlaps, when
+        they agree (None when unknown or mixed)."""
+        from bisect import bisect_left, bisect_right
+
+        if doc not in self._speakers:
+            idx = self.archive.index
+            rec = idx.docs[idx.doc_index[doc]]
+            lo, hi = rec.sent_lo, rec.sent_hi
+            self._speakers[doc] = (idx.sent_start[lo:hi], idx.sent_end[lo:hi], idx.sent_speaker[lo:hi])
+        starts, ends, who = self._speakers[doc]
+        first, last = bisect_right(ends, start), bisect_left(starts, end)
+        found = {who[i] for i in range(first, last)}
+        return found.pop() if len(found) == 1 else None
+
+    def says(self, doc: str, start: int, end: int, speakers: Sequence[str]) -> bool:
+        """Whether the span may be the words of `speakers`: attributed to them or to nobody, or a
+        sentence whose subject they are ("Rusk did not challenge this, but expressed the thought
+        that ..." is narration around Rusk's own thought)."""
+        if _speaks(self.speaker_at(doc, start, end), speakers):
+            return True
+        return bool(self._subject_of(tuple(speakers)).match(self.archive.document_text(doc), start, end))
+
+    def _subject_of(self, speakers: tuple[str, ...]) -> re.Pattern:
+        """A sentence opening with one of the speakers' names (not its possessive)."""
+        if speakers not in self._subjects:
+            forms = sorted((f for f, c in self.archive.known_speakers.items() if c in speakers), key=len, reverse=True)
+            alternatives = "|".join(re.escape(f) for f in forms) or "(?!)"
+            self._subjects[speakers] = re.compile(rf"[\s\"“'(\[]*(?:{alternatives})(?![\w’'])", re.IGNORECASE)
+        return self._subjects[speakers]
+
+    def sentence_at(self, text: str, doc: str, start: int, end: int, index: int, source: Extract, relevance: float) -> Sentence:
+        """The sentence text[start:end] of `doc`, with its speaker."""
+        return Sentence(text[start:end], doc, start, end, index, source, relevance, self.speaker_at(doc, start, end))
 
     @staticmethod
     def queries(question: str, key: Optional[str], answer: Optional[str]) -> list[str]:
@@ -541,9 +591,22 @@ class EvidenceFinder:
                 out.append(f"{question} {extra.strip()}")
         return out
 
+    def anyone_query(self, question: str, answer: Optional[str]) -> Optional[str]:
+        """For a question asking for someone's words, the question's topic with the answer and no
+        name: the engine then searches everybody's sentences, which finds who else said it."""
+        if not answer or not answer.strip() or self.asked_speakers(question) is None:
+            return None
+        return f"{self.archive.frame(question).topic_text} {answer.strip()}".strip()
+
     def prefetch(self, rows: Iterable[tuple[str, Optional[str], Optional[str]]]) -> None:
         """Retrieve for many rows at once (one batched embedding of all their queries)."""
-        todo = sorted({q for r in rows for q in self.queries(*r) if q not in self._found})
+        wanted: set[str] = set()
+        for question, key, answer in rows:
+            wanted.update(self.queries(question, key, answer))
+            anyone = self.anyone_query(question, answer)
+            if anyone:
+                wanted.add(anyone)
+        todo = sorted(q for q in wanted if q not in self._found)
         if not todo:
             return
         from .engine import BadQuestion
@@ -570,6 +633,16 @@ class EvidenceFinder:
                     out.append(s)
         return out
 
+    def anyone(self, question: str, answer: str) -> list[Sentence]:
+        """Sentences about the question that say what the answer says, whoever speaks them (empty
+        unless the question asks for someone's words)."""
+        query = self.anyone_query(question, answer)
+        if query is None:
+            return []
+        self.prefetch([(question, None, answer)])
+        topic = set(content_words(question)) - _FRAME
+        return self._sentences(self._found[query], topic=topic)
+
     def _nearby(self, found: list[Sentence], words: set[str]) -> list[Sentence]:
         """Sentences a little further from the retrieved ones, in the same paragraph, that say what
         the answer says (at least half of its words): the retriever ranks sentences one by one
@@ -587,7 +660,7 @@ class EvidenceFinder:
                     continue
                 shared = sum(_covered(w, set(content(text[a:b]))) for w in words)
                 if shared * 2 >= len(words):
-                    out.append(Sentence(text[a:b], s.doc, a, b, i, s.source, s.relevance * 0.8))
+                    out.append(self.sentence_at(text, s.doc, a, b, i, s.source, s.relevance * 0.8))
         self.known.update(s.text for s in out)
         return out
 
@@ -621,24 +694,31 @@ class EvidenceFinder:
                 s, e = spans[i]
                 old = out.get((ex.doc, i))
                 if old is None or old.relevance < relevance:
-                    out[(ex.doc, i)] = Sentence(text[s:e], ex.doc, s, e, i, ex, relevance)
+                    out[(ex.doc, i)] = self.sentence_at(text, ex.doc, s, e, i, ex, relevance)
         self.known.update(s.text for s in out.values())
         return sorted(out.values(), key=lambda s: -s.relevance)
 
-    def context(self, sents: Sequence[Sentence]) -> str:
+    def context(self, sents: Sequence[Sentence], speakers: Optional[Sequence[str]] = None) -> str:
         """The sentences with the two before and after them: what a reader of the quote has in mind
-        ("not such bases" means American bases when the sentence before says so)."""
+        ("not such bases" means American bases when the sentence before says so).  With `speakers`,
+        the context stops at a sentence somebody else says: their words back nothing of these."""
         if not sents:
             return ""
-        spans, paras, _ = self.doc_spans(sents[0].doc)
-        text = self.archive.document_text(sents[0].doc)
-        para = _paragraph(paras, sents[0].start)
-        lo = max(0, sents[0].index - self.NEIGHBOURS)
-        hi = min(len(spans) - 1, sents[-1].index + self.NEIGHBOURS)
-        while _paragraph(paras, spans[lo][0]) < para:
-            lo += 1
-        while _paragraph(paras, spans[hi][0]) > _paragraph(paras, sents[-1].start):
-            hi -= 1
+        doc = sents[0].doc
+        spans, paras, _ = self.doc_spans(doc)
+        text = self.archive.document_text(doc)
+        first, last = sents[0].index, sents[-1].index
+
+        def usable(i: int) -> bool:
+            if not 0 <= i < len(spans) or _paragraph(paras, spans[i][0]) != _paragraph(paras, spans[first if i < first else last][0]):
+                return False
+            return not speakers or self.says(doc, *spans[i], speakers)
+
+        lo, hi = first, last
+        while lo > first - self.NEIGHBOURS and usable(lo - 1):
+            lo -= 1
+        while hi < last + self.NEIGHBOURS and usable(hi + 1):
+            hi += 1
         return text[spans[lo][0] : spans[hi][1]]
 
     def extract(self, sents: Sequence[Sentence]) -> Extract:
@@ -648,7 +728,7 @@ class EvidenceFinder:
         text = self.archive.document_text(first.doc)
         from .segment import line_of
 
-        within = first.source.start <= first.start and last.end <= first.source.end
+        who = {s.speaker for s in sents}
         return replace(
             first.source,
             quote=text[first.start : last.end],
@@ -656,8 +736,13 @@ class EvidenceFinder:
             end=last.end,
             line=line_of(first.start, lines),
             score=max(s.relevance for s in sents),
-            speaker=first.source.speaker if within else None,
+            speaker=who.pop() if len(who) == 1 else None,
         )
+
+
+def _speaks(speaker: Optional[str], speakers: Sequence[str]) -> bool:
+    """Whether a sentence may be the words of `speakers`: theirs, or nobody's known."""
+    return speaker is None or speaker in speakers
 
 
 _FRAME = {stem(w) for w in ("happen", "happened", "make", "made", "give", "gave", "take", "took", "about")}
@@ -850,6 +935,25 @@ class _Plan:
     # The archive sentences that back the answer (and the key) best, with the reference cut from them.
     support: Optional[tuple[list[Sentence], str]] = None
     key_support: Optional[tuple[list[Sentence], str]] = None
+    # "What did Rusk say …" in an archive that attributes speakers: the people whose words count
+    # (None: anybody's), and the best backing the answer has in somebody else's words.
+    speakers: Optional[list[str]] = None
+    elsewhere: Optional[tuple[list[Sentence], str]] = None
+    says: Optional[Callable[[Sentence], bool]] = None  # whether a sentence may be the speakers' words
+
+    def own(self, s: Sentence) -> bool:
+        return self.says is None or self.says(s)
+
+    def voices(self, sents: Sequence[Sentence]) -> Optional[list[str]]:
+        """Whose words a passage's context may draw on: the asked speakers', or the other
+        speakers' the passage is from."""
+        if self.speakers is None:
+            return None
+        return _others([s for s in sents if not self.own(s)], self.speakers) or self.speakers
+
+
+def _others(sents: Sequence[Sentence], speakers: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(s.speaker for s in sents if s.speaker and s.speaker not in speakers))
 
 
 class Grader:
@@ -892,15 +996,17 @@ class Grader:
         for p in plans.values():
             first.update((p.row.question, p.answer, f"{p.row.question} {p.answer}"))
             first.update(s.text for s in self.evidence.sentences(p.row.question, p.key, p.answer))
+            if p.speakers:
+                first.update(s.text for s in self.evidence.anyone(p.row.question, p.answer))
             if p.key:
                 first.update((p.key, f"{p.row.question} {p.key}"))
         self.tv.add(sorted(first))
         second: set[str] = set()
         for p in plans.values():
             self._choose(p)
-            for sents, ref in filter(None, (p.support, p.key_support)):
+            for sents, ref in filter(None, (p.support, p.key_support, p.elsewhere)):
                 second.update((ref, f"{p.row.question} {ref}"))
-                second.update(_word_forms(self.evidence.context(sents)))
+                second.update(_word_forms(self.evidence.context(sents, p.voices(sents))))
             second.update(_word_forms(p.answer))
         self.tv.add(sorted(second))
         out = []
@@ -940,18 +1046,35 @@ class Grader:
 
     def _plan(self, r: QuizRow) -> _Plan:
         key = _key(r)
-        return _Plan(r, r.answer.strip(), key, self.evidence.sentences(r.question, key))
+        speakers = self.evidence.asked_speakers(r.question)
+        says = None if speakers is None else (lambda s: self.evidence.says(s.doc, s.start, s.end, speakers))
+        return _Plan(r, r.answer.strip(), key, self.evidence.sentences(r.question, key), speakers=speakers, says=says)
 
     def _choose(self, p: _Plan) -> None:
         q = p.row.question
         if not is_non_answer(p.answer):
-            p.support = self._narrow(q, p.answer, self._options(q, p.answer, self.evidence.sentences(q, p.key, p.answer)))
+            sents = self.evidence.sentences(q, p.key, p.answer)
+            p.support = self._narrow(q, p.answer, self._options(q, p.answer, sents, p.own))
+            if p.speakers:
+                seen, others = set(), []
+                for s in sents + self.evidence.anyone(q, p.answer):
+                    if not p.own(s) and (s.doc, s.index) not in seen:
+                        seen.add((s.doc, s.index))
+                        others.append(s)
+                p.elsewhere = self._narrow(q, p.answer, self._options(q, p.answer, others, lambda s: not p.own(s)))
         if p.key:
-            p.key_support = self._narrow(q, p.key, self._options(q, p.key, p.question_sentences))
+            # The key's quote is the asked speaker's words when the archive has any near it.
+            p.key_support = self._narrow(q, p.key, self._options(q, p.key, p.question_sentences, p.own)
+                                         or self._options(q, p.key, p.question_sentences))
 
-    def _options(self, q: str, text: str, sents: list[Sentence]) -> list[tuple[list[Sentence], str]]:
+    def _options(
+        self, q: str, text: str, sents: list[Sentence], allowed: Optional[Callable[[Sentence], bool]] = None
+    ) -> list[tuple[list[Sentence], str]]:
         """The archive sentences (alone, or a pair close together) that best support `text`, each
-        with the part of it `text` speaks to."""
+        with the part of it `text` speaks to; only sentences `allowed` accepts, all of them when
+        it is None."""
+        if allowed is not None:
+            sents = [s for s in sents if allowed(s)]
         if not sents:
             return []
         va, ta = self.tv.vec(text), self.tv.tokens(text)
@@ -965,7 +1088,9 @@ class Grader:
         best = ranked[0]
         near = [s for s in ranked[1:4] if s.doc == best.doc and 0 < abs(s.index - best.index) <= 2]
         if near:
-            picks.append(self._span(sorted([best, near[0]], key=lambda s: s.index)))
+            span = self._span(sorted([best, near[0]], key=lambda s: s.index))
+            if allowed is None or all(allowed(s) for s in span):
+                picks.append(span)
         out = []
         for sel in picks:
             passage = " ".join(s.text for s in sel)
@@ -978,7 +1103,7 @@ class Grader:
         spans = self.evidence.doc_spans(first.doc)[0]
         text = self.archive.document_text(first.doc)
         return [
-            Sentence(text[s:e], first.doc, s, e, i, first.source, first.relevance)
+            self.evidence.sentence_at(text, first.doc, s, e, i, first.source, first.relevance)
             for i, (s, e) in enumerate(spans[first.index : last.index + 1], start=first.index)
         ]
 
@@ -992,14 +1117,34 @@ class Grader:
         r, q, a, key = p.row, p.row.question, p.answer, p.key
         key_ev = self._judge_support(q, key, p.key_support) if key else None
         if is_non_answer(a):
-            shown = key_ev.sentences if key_ev else _about(q, p.question_sentences)
+            shown = key_ev.sentences if key_ev else _about(q, self._about_pool(p))
             return Grade(r, "incorrect", 0.0, self._extract(shown), ["no answer given" if not a else "not an answer"])
         ev_j = self._judge_support(q, a, p.support)
         if key:
             return self._against_key(p, ev_j, key_ev)
         if ev_j is None:
-            return Grade(r, "incorrect", 0.0, None, ["not supported by the archive: nothing in it answers this question"])
-        return self._against_archive(p, ev_j)
+            grade = Grade(r, "incorrect", 0.0, None, ["not supported by the archive: nothing in it answers this question"])
+        else:
+            grade = self._against_archive(p, ev_j)
+        if p.elsewhere and grade.verdict != "correct":
+            return self._said_by_others(p, grade) or grade
+        return grade
+
+    def _about_pool(self, p: _Plan) -> list[Sentence]:
+        """The sentences to show for what the archive says about the question: the asked
+        speaker's, when there are any."""
+        return [s for s in p.question_sentences if p.own(s)] or p.question_sentences
+
+    def _said_by_others(self, p: _Plan, own: Grade) -> Optional[Grade]:
+        """An answer the asked speaker's words do not fully back but somebody else's do ("What did
+        Rusk say …?" answered with Gromyko's words): not supported, and the reason names who said
+        it.  Partly backed is no better: the part only somebody else said is the answer's point."""
+        other = self._against_archive(p, self._judge_support(p.row.question, p.answer, p.elsewhere))
+        if other.verdict != "correct":
+            return None
+        who = " and ".join(p.voices(p.elsewhere[0]))
+        reason = f"the archive has this from {who}, not {' or '.join(p.speakers)}"
+        return Grade(p.row, "incorrect", min(own.score or 0.0, 0.2), other.evidence, [reason])
 
     def _against_key(self, p: _Plan, ev_j: Optional[_Judgement], key_ev: Optional[_Judgement]) -> Grade:
         """The teacher's key decides.  The archive cannot judge completeness (a passage always
@@ -1018,7 +1163,7 @@ class Grader:
         when some claims are not, incorrect when most are not or the passage contradicts it."""
         q, a = p.row.question, p.answer
         support = ev_j.proba["correct"] + ev_j.proba["partial"]
-        passage = self.evidence.context(ev_j.sentences or [])
+        passage = self.evidence.context(ev_j.sentences or [], p.voices(ev_j.sentences or []))
         backing = unsupported_words(q, a, passage, self.tv)
         missing, share = backing.missing, backing.share
         score = support * (1.0 - share)
@@ -1045,7 +1190,7 @@ class Grader:
         # for an unsupported answer, what the archive does say about the question.
         shown = ev_j.sentences
         if verdict == "incorrect" and not contradicted:
-            shown = _about(q, p.question_sentences) or shown
+            shown = _about(q, self._about_pool(p)) or shown
         return Grade(p.row, verdict, round(score, 3), self._extract(shown), reasons)
 
 
