@@ -3,6 +3,9 @@
 A file that cannot be read at all raises `InputUnusable` (exit code 2); a single bad row (bad
 JSON, a CSV row with the wrong number of fields, a missing question) becomes a row carrying an
 `error`, so one typo never costs a teacher the rest of the batch.
+
+`read_text` and `json_lines` are shared with `qa grade`'s quiz reader (qa/grade.py), so both
+commands read bytes, BOMs and line ends alike and word their file errors alike.
 """
 from __future__ import annotations
 
@@ -13,14 +16,18 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 INPUT_FORMATS = ("txt", "csv", "jsonl")
 _EXTENSIONS = {".txt": "txt", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _LINE_BREAKS = re.compile(r"[ \t]*(?:\r\n|\r|\n)[ \t\r\n]*")
 
 
-class InputUnusable(ValueError):
+class FileUnusable(ValueError):
+    """An input file cannot be used at all; each command raises its own subclass."""
+
+
+class InputUnusable(FileUnusable):
     """The question file cannot be used at all (missing, undecodable, wrong format)."""
 
 
@@ -64,7 +71,7 @@ def input_format(path: str, given: Optional[str]) -> str:
 def read_questions(path: str, fmt: Optional[str] = None) -> QuestionFile:
     """Read a question file ("-" = stdin) into rows; raises InputUnusable when it cannot be used."""
     fmt = input_format(path, fmt)
-    text = _read_text(path)
+    text = read_text(path, InputUnusable, "question file")
     rows = {"txt": _txt_rows, "csv": _csv_rows, "jsonl": _jsonl_rows}[fmt](text, path)
     if not rows:
         raise InputUnusable(f"{path}: no questions in the file")
@@ -75,30 +82,46 @@ def read_questions(path: str, fmt: Optional[str] = None) -> QuestionFile:
     return QuestionFile(name="stdin" if path == "-" else path, format=fmt, rows=rows, columns=list(columns))
 
 
-def _read_text(path: str) -> str:
+def read_text(path: str | Path, error: type[FileUnusable], kind: str) -> str:
+    """The text of a UTF-8 file ("-" = stdin), its BOM (Excel's habit) dropped; anything that makes
+    the file unusable raises `error` saying so in words, never an OS error or a traceback.
+    `kind` names the file in messages ("question file")."""
     try:
-        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        raw = sys.stdin.buffer.read() if str(path) == "-" else Path(path).read_bytes()
     except FileNotFoundError:
-        raise InputUnusable(f"{path}: no such file") from None
+        raise error(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise InputUnusable(f"{path}: is a folder, not a question file") from None
+        raise error(f"{path}: is a folder, not a {kind}") from None
     except OSError as exc:
-        raise InputUnusable(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise error(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if b"\x00" in raw[:8192]:
+        raise error(f"{path}: is a binary file, not a {kind}")
     try:
-        return raw.decode("utf-8-sig")  # a BOM (Excel's habit) is dropped
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputUnusable(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8") from None
+        raise error(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8") from None
 
 
-def _lines(text: str) -> list[str]:
-    # Only \n ends a line: str.splitlines() would also split on U+2028 and friends, which JSON
-    # strings may legally contain.
+def lines(text: str) -> list[str]:
+    """The text's lines. Only \\n ends a line: str.splitlines() would also split on U+2028 and
+    friends, which JSON strings may legally contain."""
     return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
+def json_lines(text: str) -> Iterator[tuple[int, object]]:
+    """(1-based line number, parsed value or the json.JSONDecodeError) for each non-blank line."""
+    for lineno, line in enumerate(lines(text), 1):
+        if not line.strip():
+            continue
+        try:
+            yield lineno, json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield lineno, exc
 
 
 def _txt_rows(text: str, path: str) -> list[BatchRow]:
     rows = []
-    for line in _lines(text):
+    for line in lines(text):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         n = len(rows) + 1
@@ -108,14 +131,10 @@ def _txt_rows(text: str, path: str) -> list[BatchRow]:
 
 def _jsonl_rows(text: str, path: str) -> list[BatchRow]:
     rows = []
-    for lineno, line in enumerate(_lines(text), 1):
-        if not line.strip():
-            continue
+    for lineno, obj in json_lines(text):
         n = len(rows) + 1
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            rows.append(BatchRow(number=n, id=n, question=None, error=f"line {lineno}: not valid JSON ({exc.msg})"))
+        if isinstance(obj, json.JSONDecodeError):
+            rows.append(BatchRow(number=n, id=n, question=None, error=f"line {lineno}: not valid JSON ({obj.msg})"))
             continue
         if not isinstance(obj, dict):
             rows.append(BatchRow(number=n, id=n, question=None, error=f"line {lineno}: expected a JSON object"))
@@ -140,32 +159,43 @@ def _csv_rows(text: str, path: str) -> list[BatchRow]:
     # Header names are matched case-insensitively for the columns qa reads, kept as typed otherwise.
     names = [h.lower() if h.lower() in ("question", "id", "conversation") else h for h in header]
     rows = []
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            # An unterminated quote swallows the rest of the file: nothing after it can be trusted.
-            n = len(rows) + 1
-            rows.append(BatchRow(number=n, id=n, question=None, error=f"line {reader.line_num}: broken CSV quoting ({exc})"))
-            break
-        if not any(v.strip() for v in values):
-            continue
+    for _, end, values in csv_records(reader):
         n = len(rows) + 1
+        if isinstance(values, csv.Error):
+            # An unterminated quote swallows the rest of the file: nothing after it can be trusted.
+            rows.append(BatchRow(number=n, id=n, question=None, error=f"line {end}: broken CSV quoting ({values})"))
+            break
         if len(values) != len(names):
             row = BatchRow(
                 number=n,
                 id=n,
                 question=None,
-                error=f"line {reader.line_num}: {len(values)} fields where the header has {len(names)}",
+                error=f"line {end}: {len(values)} fields where the header has {len(names)}",
             )
             if "id" in names and len(values) > names.index("id") and values[names.index("id")].strip():
                 row.id = values[names.index("id")].strip()
             rows.append(row)
             continue
-        rows.append(_record_row(n, dict(zip(names, values)), where=f"line {reader.line_num}"))
+        rows.append(_record_row(n, dict(zip(names, values)), where=f"line {end}"))
     return rows
+
+
+def csv_records(reader) -> Iterator[tuple[int, int, list[str] | csv.Error]]:
+    """(first line, last line, fields) of each non-blank record a csv.reader has left (a quoted
+    field may span lines); a record the csv module cannot parse comes with its csv.Error instead."""
+    line = reader.line_num
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield line + 1, reader.line_num, exc
+            line = reader.line_num
+            continue
+        start, line = line + 1, reader.line_num
+        if any(v.strip() for v in values):
+            yield start, line, values
 
 
 def _record_row(n: int, record: dict, where: str) -> BatchRow:

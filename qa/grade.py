@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, Sequen
 
 import numpy as np
 
+from .batch_input import FileUnusable, csv_records, json_lines, read_text
 from .embed import ModelMissing
 from .text import STOPWORDS, WORD_RE, content_words, fold, stem, words
 from .types import Extract
@@ -1229,41 +1230,29 @@ def _conflict_reasons(c: Comparison, source: str, names: bool = True) -> list[st
 
 
 # -- reading quizzes -------------------------------------------------------------------------------
-# The same rules as `qa batch`: a bad row becomes a RowError carried to the output; an unusable
-# file raises QuizFileError (exit code 2).
+# The same rules as `qa batch`, and its reader (qa.batch_input.read_text): a bad row becomes a
+# RowError carried to the output; an unusable file raises QuizFileError (exit code 2).
 
 KNOWN = ("id", "student", "question", "answer", "reference")
 ALIASES = {"key": "reference", "student_answer": "answer", "name": "student"}
 
 
-class QuizFileError(ValueError):
+class QuizFileError(FileUnusable):
     """The quiz file cannot be read at all (missing, not UTF-8 text, no question/answer columns)."""
 
 
-def detect_format(path: Path) -> str:
+def detect_format(path: Path, text: Optional[str] = None) -> str:
+    """csv or jsonl, by the file's suffix, else by its first character."""
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"
     if suffix in (".csv", ".tsv"):
         return "csv"
-    return "jsonl" if _read_text(path).lstrip().startswith("{") else "csv"
+    return "jsonl" if (_read_text(path) if text is None else text).lstrip().startswith("{") else "csv"
 
 
 def _read_text(path: Path) -> str:
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise QuizFileError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise QuizFileError(f"{path} is a folder, not a quiz file") from None
-    except OSError as exc:
-        raise QuizFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if b"\x00" in raw[:8192]:
-        raise QuizFileError(f"{path} is a binary file, not CSV or JSONL text")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise QuizFileError(f"{path} is not UTF-8 text (byte {exc.start} cannot be decoded)") from None
+    return read_text(path, QuizFileError, "quiz file")
 
 
 def _canonical(name: object) -> str:
@@ -1279,26 +1268,21 @@ def read_rows(path: Path | str) -> Iterator[QuizRow | RowError]:
     Raises QuizFileError before yielding anything when the file is unusable as a whole.
     """
     path = Path(path)
-    fmt = detect_format(path)
     text = _read_text(path)
     if not text.strip():
         raise QuizFileError(f"{path} is empty")
-    return _csv_rows(path, text) if fmt == "csv" else _jsonl_rows(text)
+    return _csv_rows(path, text) if detect_format(path, text) == "csv" else _jsonl_rows(text)
 
 
 def columns(path: Path | str) -> list[str]:
     """The input's columns in order (CSV header, or every key seen in a JSONL file)."""
     path = Path(path)
     text = _read_text(path)
-    if detect_format(path) == "csv":
+    if detect_format(path, text) == "csv":
         header = next(csv.reader(io.StringIO(text, newline="")), [])
         return [_canonical(h) for h in header]
     seen: dict[str, None] = {}
-    for line in text.splitlines():
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
+    for _, obj in json_lines(text):
         if isinstance(obj, dict):
             seen.update((_canonical(k), None) for k in obj)
     return list(seen)
@@ -1319,18 +1303,9 @@ def _csv_rows(path: Path, text: str) -> Iterator[QuizRow | RowError]:
         raise QuizFileError(f"{path}: duplicate column(s) {', '.join(dup)}")
 
     def rows() -> Iterator[QuizRow | RowError]:
-        line = reader.line_num
-        while True:
-            try:
-                values = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                yield RowError(line + 1, f"unreadable CSV row: {exc}")
-                line = reader.line_num
-                continue
-            start, line = line + 1, reader.line_num
-            if not values or all(not v.strip() for v in values):
+        for start, _, values in csv_records(reader):
+            if isinstance(values, csv.Error):
+                yield RowError(start, f"unreadable CSV row: {values}")
                 continue
             raw = dict(zip(header, values))
             if len(values) != len(header):
@@ -1342,13 +1317,9 @@ def _csv_rows(path: Path, text: str) -> Iterator[QuizRow | RowError]:
 
 
 def _jsonl_rows(text: str) -> Iterator[QuizRow | RowError]:
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            yield RowError(n, f"invalid JSON: {exc}")
+    for n, obj in json_lines(text):
+        if isinstance(obj, json.JSONDecodeError):
+            yield RowError(n, f"invalid JSON: {obj}")
             continue
         if not isinstance(obj, dict):
             yield RowError(n, "a row must be a JSON object")
