@@ -360,6 +360,9 @@ def compare(question: str, answer: str, reference: str, tv: TextVectors) -> Comp
         "cos_aq": float(va @ vq),
         "extra": extra,
         "len_a": math.log1p(len(a_set)),
+        # Share of the answer's words the question does not already contain: an answer that only
+        # restates the question ("because of the switch" to "Why does the switch ...?") says nothing.
+        "novel": len(a_new) / max(1, len(a_set)),
     }
     surface = _surface(reference)
     missing = [surface.get(w, w) for w in sorted(r_new, key=r_words.index) if not _covered(w, a_set)]
@@ -423,7 +426,12 @@ class GraderWeightsMissing(ModelMissing):
 
 @dataclass
 class GraderModel:
-    """Standardised features -> multinomial logistic regression (weights from train_grader.py)."""
+    """Standardised features -> multinomial logistic regression (weights from train_grader.py).
+
+    The model may be trained on finer classes than the three verdicts (Beetle's five labels:
+    "incorrect" is a mixture of contradictions, off-topic and non-answers, each with its own
+    signature); `verdict_of` maps each class to its verdict and `proba` sums them.
+    """
 
     features: list[str]
     classes: list[str]
@@ -431,31 +439,43 @@ class GraderModel:
     scale: np.ndarray
     coef: np.ndarray
     intercept: np.ndarray
+    verdict_of: dict[str, str] = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> "GraderModel":
         try:
             raw = json.loads(Path(path).read_text("utf-8"))
-        except (OSError, ValueError) as exc:
+            model = cls(
+                features=raw["features"],
+                classes=raw["classes"],
+                mean=np.asarray(raw["mean"], dtype=np.float64),
+                scale=np.asarray(raw["scale"], dtype=np.float64),
+                coef=np.asarray(raw["coef"], dtype=np.float64),
+                intercept=np.asarray(raw["intercept"], dtype=np.float64),
+                verdict_of=raw.get("verdict_of") or {c: c for c in raw["classes"]},
+                meta=raw.get("meta", {}),
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise GraderWeightsMissing(f"grader weights not readable at {path}: {exc}") from None
-        if raw.get("features") != list(FEATURES):
+        if model.features != list(FEATURES):
             raise GraderWeightsMissing(f"grader weights at {path} were trained on other features; rerun scripts/train_grader.py")
-        return cls(
-            features=raw["features"],
-            classes=raw["classes"],
-            mean=np.asarray(raw["mean"], dtype=np.float64),
-            scale=np.asarray(raw["scale"], dtype=np.float64),
-            coef=np.asarray(raw["coef"], dtype=np.float64),
-            intercept=np.asarray(raw["intercept"], dtype=np.float64),
-            meta=raw.get("meta", {}),
-        )
+        shapes = (model.mean.shape, model.scale.shape, model.coef.shape, model.intercept.shape)
+        if {model.verdict_of.get(c) for c in model.classes} != set(VERDICTS) or shapes != (
+            (len(FEATURES),), (len(FEATURES),), (len(model.classes), len(FEATURES)), (len(model.classes),)
+        ):
+            raise GraderWeightsMissing(f"grader weights at {path} are inconsistent; rerun scripts/train_grader.py")
+        return model
 
     def proba(self, x: np.ndarray) -> dict[str, float]:
+        """Probability of each verdict for a `Comparison.vector()`."""
         z = self.coef @ ((x - self.mean) / self.scale) + self.intercept
         z = np.exp(z - z.max())
         p = z / z.sum()
-        return {c: float(v) for c, v in zip(self.classes, p)}
+        out = dict.fromkeys(VERDICTS, 0.0)
+        for c, v in zip(self.classes, p):
+            out[self.verdict_of[c]] += float(v)
+        return out
 
 
 def expected_credit(p: dict[str, float]) -> float:

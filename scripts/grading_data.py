@@ -46,6 +46,7 @@ class Item:
     label: Optional[str] = None  # correct | partial | incorrect
     score: Optional[float] = None  # Mohler: mean of the two human scores (0-5)
     group: str = ""  # question id
+    fine_label: Optional[str] = None  # Beetle's 5-way label (the model is trained on these)
 
 
 def beetle(split: str) -> list[Item]:
@@ -54,7 +55,8 @@ def beetle(split: str) -> list[Item]:
         for line in f:
             r = json.loads(line)
             if r["split"] == split:
-                out.append(Item(r["question"], r["student_answer"], r["reference_answers"][0], THREE_WAY[r["label_5way"]], group=r["qid"]))
+                out.append(Item(r["question"], r["student_answer"], r["reference_answers"][0], THREE_WAY[r["label_5way"]],
+                                group=r["qid"], fine_label=r["label_5way"]))
     return out
 
 

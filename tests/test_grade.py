@@ -5,6 +5,7 @@ import csv
 import io
 import json
 
+import numpy as np
 import pytest
 
 from qa.cli import main
@@ -157,7 +158,48 @@ def test_non_answers_are_incorrect(grader):
 def test_features_match_the_committed_model():
     model = GraderModel.load()
     assert model.meta["trained_on"].startswith("SemEval-2013 Beetle train")
-    assert model.coef.shape == (3, len(model.features)) and sorted(model.classes) == ["correct", "incorrect", "partial"]
+    assert model.coef.shape == (len(model.classes), len(model.features))
+    # Beetle's five labels, each standing for one of the three verdicts.
+    assert len(model.classes) == 5 and sorted(set(model.verdict_of.values())) == ["correct", "incorrect", "partial"]
+    assert model.verdict_of["contradictory"] == model.verdict_of["non_domain"] == "incorrect"
+
+
+def _weights(path, classes, intercept, verdict_of=None):
+    from qa.grade import FEATURES
+
+    raw = {"features": list(FEATURES), "classes": classes, "mean": [0.0] * len(FEATURES), "scale": [1.0] * len(FEATURES),
+           "coef": [[0.0] * len(FEATURES) for _ in classes], "intercept": intercept}
+    if verdict_of is not None:
+        raw["verdict_of"] = verdict_of
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    return path
+
+
+def test_fine_classes_are_summed_into_verdicts(tmp_path):
+    import math
+
+    from qa.grade import FEATURES, expected_credit
+
+    classes = ["correct", "partially_correct_incomplete", "contradictory", "irrelevant", "non_domain"]
+    verdict_of = {"correct": "correct", "partially_correct_incomplete": "partial", "contradictory": "incorrect",
+                  "irrelevant": "incorrect", "non_domain": "incorrect"}
+    model = GraderModel.load(_weights(tmp_path / "g.json", classes, [math.log(4), math.log(2), 0.0, 0.0, 0.0], verdict_of))
+    p = model.proba(np.zeros(len(FEATURES)))
+    # exp: 4, 2, 1, 1, 1 -> correct 4/9, partial 2/9, incorrect 3/9 (three incorrect kinds add up).
+    assert p == pytest.approx({"correct": 4 / 9, "partial": 2 / 9, "incorrect": 3 / 9})
+    assert expected_credit(p) == pytest.approx(5 / 9)
+
+
+def test_three_class_weights_still_load_and_inconsistent_ones_are_refused(tmp_path):
+    from qa.grade import GraderWeightsMissing
+
+    old = GraderModel.load(_weights(tmp_path / "old.json", ["correct", "incorrect", "partial"], [0.0, 0.0, 0.0]))
+    assert old.verdict_of == {"correct": "correct", "incorrect": "incorrect", "partial": "partial"}
+    with pytest.raises(GraderWeightsMissing):  # no class stands for "partial"
+        GraderModel.load(_weights(tmp_path / "bad.json", ["correct", "wrong"], [0.0, 0.0], {"correct": "correct", "wrong": "incorrect"}))
+    with pytest.raises(GraderWeightsMissing):  # not an object at all
+        (tmp_path / "list.json").write_text("[1, 2]", encoding="utf-8")
+        GraderModel.load(tmp_path / "list.json")
 
 
 def test_compare_finds_typos_and_missing_words(encoder):
