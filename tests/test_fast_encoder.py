@@ -59,17 +59,41 @@ def test_onnx_and_sentence_transformers_agree(onnx_model, torch_encoder, archive
     assert cosine.min() >= 0.999, texts[int(cosine.argmin())]
 
 
+def test_documents_are_embedded_by_the_int8_copy_close_to_the_exact_vectors(onnx_model, encoder, archive):
+    assert encoder.precision == "int8" and encoder.document_precision == "int8"
+    assert onnx_encoder.quantized_path().is_file()
+    sents = [archive.index.sentence_text(i) for i in range(archive.index.n_sentences)]
+    cosine = (encoder.encode_documents(sents) * encoder.encode(sents)).sum(axis=1)
+    assert cosine.mean() >= 0.98 and cosine.min() >= 0.95, sents[int(cosine.argmin())]
+    assert cosine.mean() < 0.99999  # really the int8 graph, not the exact one again
+
+
+def test_fp32_precision_embeds_documents_exactly(onnx_model, archive):
+    exact = Encoder(backend="onnx", precision="fp32")
+    assert exact.document_precision == "fp32"
+    sents = [archive.index.sentence_text(i) for i in range(20)]
+    assert np.array_equal(exact.encode_documents(sents), exact.encode(sents))
+    with pytest.raises(ModelMissing, match="QA_INDEX_PRECISION"):
+        Encoder(precision="int4")
+
+
 def test_index_vectors_are_those_of_each_document_alone(onnx_model, seeds_index, encoder):
     # Builds embed many documents per call; every row must still belong to its own sentence.
     loaded = index_mod.load(seeds_index)
     for d in loaded.docs:
         text = loaded.texts[d.id]
         sents = [text[loaded.sent_start[i] : loaded.sent_end[i]] for i in range(d.sent_lo, d.sent_hi)]
-        alone = encoder.encode(sents)
-        assert (np.asarray(loaded.sent_vecs[d.sent_lo : d.sent_hi]) * alone).sum(axis=1).min() > 0.9999
-        passages = [text[loaded.pass_start[j] : loaded.pass_end[j]] for j in range(d.pass_lo, d.pass_hi)]
-        alone = encoder.encode(passages)
-        assert (np.asarray(loaded.pass_vecs[d.pass_lo : d.pass_hi]) * alone).sum(axis=1).min() > 0.9999
+        alone = encoder.encode_documents(sents)
+        # int8 activations are scaled per batch, so a vector moves a little with its batch-mates
+        # (cosine ~0.99); another sentence's vector would be far below this.
+        assert (np.asarray(loaded.sent_vecs[d.sent_lo : d.sent_hi]) * alone).sum(axis=1).min() > 0.97
+        # A passage's vector is pooled from its own sentences' vectors, not from its neighbours'.
+        for j in range(d.pass_lo, d.pass_hi):
+            rows = slice(int(loaded.pass_first[j]), int(loaded.pass_last[j]) + 1)
+            lengths = (loaded.sent_end[rows] - loaded.sent_start[rows]).astype(np.float32)
+            pooled = lengths @ np.asarray(loaded.sent_vecs[rows])
+            pooled /= np.linalg.norm(pooled)
+            assert float(np.asarray(loaded.pass_vecs[j]) @ pooled) > 0.9999
 
 
 def _run(code_or_args: list[str], **env) -> subprocess.CompletedProcess:
@@ -145,10 +169,20 @@ def test_a_damaged_export_is_reported_then_exported_again(tmp_path, monkeypatch,
     report = index_mod.build(corpus, root, Encoder(), log=messages.append)
     assert report.embedded_documents == []
     assert any("exporting" in m for m in messages)
-    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temporary file left
+    assert any("int8 copy" in m for m in messages)
+    # No temporary file left: the exact graph and its int8 copy only.
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, onnx_encoder.quantized_path().name])
     fresh = Encoder()
     assert fresh.backend == "onnx"
     assert float(fresh.encode(QUESTIONS[:1])[0] @ vec[0]) > 0.999
+
+    # A damaged int8 copy: documents fall back to the exact graph, and the next build rewrites it.
+    onnx_encoder.quantized_path().write_bytes(b"half a model")
+    assert Encoder().document_precision == "fp32"
+    messages.clear()
+    index_mod.build(corpus, root, Encoder(), log=messages.append, force=True)
+    assert any("int8 copy" in m for m in messages)
+    assert Encoder().document_precision == "int8"
 
 
 def test_model_cache_location_follows_the_environment(tmp_path, monkeypatch):
