@@ -188,7 +188,10 @@ def sentence_tokens(index: LoadedIndex, row: int) -> list[str]:
         cache = index._tokens = {}
     toks = cache.get(row)
     if toks is None:
-        toks = cache[row] = tokens(index.sentence_text(row))
+        toks = index.saved_tokens(row)
+        if toks is None:
+            toks = tokens(index.sentence_text(row))
+        cache[row] = toks
     return toks
 
 

@@ -167,3 +167,25 @@ def test_large_corpora_switch_to_approximate_search(monkeypatch):
     assert type(index_mod._build_faiss(vecs)).__name__ == "IndexFlatIP"
     monkeypatch.setattr(index_mod, "EXACT_SEARCH_LIMIT", 100)
     assert "HNSW" in type(index_mod._build_faiss(vecs)).__name__
+
+
+def test_sentence_tokens_are_saved_with_the_index(seeds_index):
+    from qa.text import tokens
+
+    loaded = index_mod.load(seeds_index)
+    for i in range(loaded.n_sentences):
+        assert loaded.saved_tokens(i) == tokens(loaded.sentence_text(i))
+
+
+def test_an_index_saved_without_tokens_still_answers_the_same(small_corpus, tmp_path, encoder):
+    # Generations written before tokens were saved: the reranker tokenises the sentences itself.
+    root = tmp_path / "idx"
+    _build(small_corpus, root, encoder)
+    question = "What did Rusk say about July?"
+    before = Archive.open(small_corpus, root, encoder=encoder).ask(question).to_json()
+    gen = index_mod.load(root).gen
+    (gen / "tokens.npy").unlink()
+    (gen / "token_offsets.npy").unlink()
+    archive = Archive.open(small_corpus, root, encoder=encoder)
+    assert archive.index.saved_tokens(0) is None
+    assert archive.ask(question).to_json() == before
