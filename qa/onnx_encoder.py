@@ -178,11 +178,17 @@ def quantize(source: Path, dest: Path, log: Log = lambda m: None) -> Path:
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     log(f"writing the int8 copy of the model used to embed documents: {dest}")
     try:
-        logging.disable(logging.WARNING)  # its advice to pre-process the graph is not for users
+        # The quantiser configures the root logger (and advises pre-processing the graph): put
+        # logging back as it was, or every later library debug line reaches the user's terminal.
+        root = logging.getLogger()
+        level, handlers = root.level, list(root.handlers)
+        logging.disable(logging.WARNING)
         try:
             quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
         finally:
             logging.disable(logging.NOTSET)
+            root.setLevel(level)
+            root.handlers[:] = handlers
         got = OnnxEncoder(tmp, threads=1).encode(CHECK_TEXTS)
         want = OnnxEncoder(source, threads=1).encode(CHECK_TEXTS)
         cosines = (got * want).sum(axis=1)

@@ -191,3 +191,18 @@ def test_model_cache_location_follows_the_environment(tmp_path, monkeypatch):
     assert onnx_encoder.onnx_path().is_relative_to(tmp_path / "xdg" / "qa" / "models")
     monkeypatch.setenv("QA_MODEL_CACHE", str(tmp_path / "mine"))
     assert onnx_encoder.onnx_path().parent.parent == tmp_path / "mine"
+
+
+def test_writing_the_int8_copy_leaves_logging_alone(onnx_model, tmp_path):
+    # The quantiser reconfigures logging; left so, library debug lines ("DEBUG:bm25s:Building
+    # index from tokens") reached the terminal of the `qa index` that wrote the copy.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "cable.txt").write_text("Rusk said the situation worsened in July. Dobrynin disagreed.\n", "utf-8")
+    run = _run(
+        ["-m", "qa", "index", "--corpus", str(corpus), "--index", str(tmp_path / "index")],
+        QA_MODEL_CACHE=str(tmp_path / "models"),  # export and quantise afresh
+    )
+    assert run.returncode == 0, run.stderr
+    assert "int8 copy" in run.stderr
+    assert "DEBUG" not in run.stderr + run.stdout
