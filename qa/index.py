@@ -227,7 +227,9 @@ class LoadedIndex:
         try:
             index = faiss.read_index(str(self.gen / name))
         except Exception as exc:  # faiss raises RuntimeError with C++ text
-            raise IndexCorrupt(f"cannot read {name}: {str(exc).splitlines()[0]}") from None
+            from .embed import first_line
+
+            raise IndexCorrupt(f"cannot read {name}: {first_line(exc)}") from None
         if index.ntotal != n:
             raise IndexCorrupt(f"{name} holds {index.ntotal} vectors, expected {n}")
         if hasattr(index, "hnsw"):
@@ -266,10 +268,16 @@ class LoadedIndex:
                 words = [""] * (max(vocab.values(), default=-1) + 1)
                 for word, k in vocab.items():
                     words[k] = word
-                if len(offsets) == self.n_sentences + 1 and offsets[-1] == len(ids):
+                if (
+                    len(offsets) == self.n_sentences + 1
+                    and offsets[0] == 0
+                    and offsets[-1] == len(ids)
+                    and bool(np.all(np.diff(offsets) >= 0))
+                    and (len(ids) == 0 or int(ids.max()) < len(words))
+                ):
                     self._saved_tokens = (ids, offsets, words)
-            except (OSError, ValueError):
-                pass  # built before tokens were saved: the reranker tokenises instead
+            except Exception:  # noqa: BLE001 - absent (older builds) or damaged: tokenise instead
+                pass
         if not self._saved_tokens:
             return None
         ids, offsets, words = self._saved_tokens
@@ -547,7 +555,7 @@ def build(
         n_items = sum(len(u.sentences) for u in to_embed)
         prepare = getattr(encoder, "prepare_for_indexing", None)
         if prepare is not None:
-            prepare(log)  # e.g. export the fast encoder, once per machine
+            prepare(log, documents=n_items > 0)  # e.g. export the fast encoders, once per machine
         progress = progress_factory(n_items) if (progress_factory and n_items) else None
         _embed(to_embed, encoder, progress)
         for u in to_embed:

@@ -169,16 +169,33 @@ def test_a_damaged_export_is_reported_then_exported_again(tmp_path, monkeypatch,
     report = index_mod.build(corpus, root, Encoder(), log=messages.append)
     assert report.embedded_documents == []
     assert any("exporting" in m for m in messages)
-    assert any("int8 copy" in m for m in messages)
-    # No temporary file left: the exact graph and its int8 copy only.
-    assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, onnx_encoder.quantized_path().name])
+    # Nothing was embedded, so no int8 copy yet; and no temporary file left.
+    assert not any("int8 copy" in m for m in messages)
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
     fresh = Encoder()
-    assert fresh.backend == "onnx"
+    assert fresh.backend == "onnx" and fresh.document_precision == "fp32"
     assert float(fresh.encode(QUESTIONS[:1])[0] @ vec[0]) > 0.999
+
+    # A build that embeds writes the int8 copy, and nothing else is left beside it.
+    messages.clear()
+    index_mod.build(corpus, root, Encoder(), log=messages.append, force=True)
+    assert any("int8 copy" in m for m in messages)
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, onnx_encoder.quantized_path().name])
 
     # A damaged int8 copy: documents fall back to the exact graph, and the next build rewrites it.
     onnx_encoder.quantized_path().write_bytes(b"half a model")
     assert Encoder().document_precision == "fp32"
+
+    # A quantiser failing without a message (a bare RuntimeError()) is a warning, not a crash.
+    def fail(*args, **kwargs):
+        raise RuntimeError()
+
+    with monkeypatch.context() as m:
+        m.setattr(onnx_encoder, "quantize", fail)
+        messages.clear()
+        index_mod.build(corpus, root, Encoder(), log=messages.append, force=True)
+    assert any("could not write the int8 model (RuntimeError)" in msg for msg in messages)
+
     messages.clear()
     index_mod.build(corpus, root, Encoder(), log=messages.append, force=True)
     assert any("int8 copy" in m for m in messages)

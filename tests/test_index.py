@@ -182,10 +182,24 @@ def test_an_index_saved_without_tokens_still_answers_the_same(small_corpus, tmp_
     root = tmp_path / "idx"
     _build(small_corpus, root, encoder)
     question = "What did Rusk say about July?"
-    before = Archive.open(small_corpus, root, encoder=encoder).ask(question).to_json()
+    archive = Archive.open(small_corpus, root, encoder=encoder)
+    before = archive.ask(question).to_json()
+    assert archive.index._saved_tokens  # the reranker read the saved tokens
     gen = index_mod.load(root).gen
     (gen / "tokens.npy").unlink()
     (gen / "token_offsets.npy").unlink()
     archive = Archive.open(small_corpus, root, encoder=encoder)
     assert archive.index.saved_tokens(0) is None
     assert archive.ask(question).to_json() == before
+
+
+@pytest.mark.parametrize("damage", [b"", b"not numpy at all"])
+def test_damaged_saved_tokens_are_ignored(small_corpus, tmp_path, encoder, damage):
+    root = tmp_path / "idx"
+    _build(small_corpus, root, encoder)
+    question = "What did Rusk say about July?"
+    before = Archive.open(small_corpus, root, encoder=encoder).ask(question).to_json()
+    (index_mod.load(root).gen / "tokens.npy").write_bytes(damage)
+    archive = Archive.open(small_corpus, root, encoder=encoder)
+    assert archive.ask(question).to_json() == before
+    assert archive.index.saved_tokens(0) is None
