@@ -248,18 +248,15 @@ class Encoder:
         return True
 
     def _export_quantized(self, onnx_encoder, log) -> None:
-        path = onnx_encoder.quantized_path()
-        if path.is_file():
-            if self._documents is not None and self._documents is not self._impl:
-                return  # loaded already
-            try:
-                self._documents = onnx_encoder.OnnxEncoder(path, self.threads)
-                return
-            except Exception:  # noqa: BLE001 - damaged: write it again
-                pass
+        if self._documents is not None and self._documents is not self._impl:
+            return  # loaded already
+        found = self._open_quantized()
+        if found is not None:
+            self._documents = found
+            return
         with self._lock:
             try:
-                onnx_encoder.quantize(onnx_encoder.onnx_path(), path, log=log)
+                onnx_encoder.quantize(onnx_encoder.onnx_path(), onnx_encoder.quantized_path(), log=log)
             except Exception as exc:  # noqa: BLE001 - the exact graph still embeds documents
                 log(f"warning: could not write the int8 model ({first_line(exc)}); "
                     "documents will be embedded with the exact one")
@@ -272,16 +269,21 @@ class Encoder:
             return impl
         with self._lock:
             if self._documents is None:
-                from . import onnx_encoder
-
-                path = onnx_encoder.quantized_path()
-                self._documents = impl
-                if path.is_file():
-                    try:
-                        self._documents = onnx_encoder.OnnxEncoder(path, self.threads)
-                    except Exception:  # noqa: BLE001 - damaged: the exact graph still works
-                        pass
+                self._documents = self._open_quantized() or impl
         return self._documents
+
+    def _open_quantized(self):
+        """The int8 copy's session, or None when the file is missing or damaged (the exact graph
+        then stands in, and the next build writes the file again)."""
+        from . import onnx_encoder
+
+        path = onnx_encoder.quantized_path()
+        if not path.is_file():
+            return None
+        try:
+            return onnx_encoder.OnnxEncoder(path, self.threads)
+        except Exception:  # noqa: BLE001 - damaged
+            return None
 
     @property
     def document_precision(self) -> str:

@@ -15,12 +15,13 @@ into place, so a crash never leaves a half-written model where a reader would pi
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import re
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 
@@ -163,6 +164,23 @@ class OnnxEncoder:
         return out
 
 
+@contextlib.contextmanager
+def _published(dest: Path) -> Iterator[Path]:
+    """A temporary path beside `dest` to write and check a model in; renamed into place (synced
+    first) only when the block succeeds, removed in any case: a crash or a failed check never
+    leaves a half-written model where a reader would pick it up."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 def quantize(source: Path, dest: Path, log: Log = lambda m: None) -> Path:
     """Write the int8 copy of the exported graph `source` to `dest`, checked against it.
 
@@ -174,10 +192,8 @@ def quantize(source: Path, dest: Path, log: Log = lambda m: None) -> Path:
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     log(f"writing the int8 copy of the model used to embed documents: {dest}")
-    try:
+    with _published(dest) as tmp:
         # The quantiser configures the root logger (and advises pre-processing the graph): put
         # logging back as it was, or every later library debug line reaches the user's terminal.
         root = logging.getLogger()
@@ -197,12 +213,6 @@ def quantize(source: Path, dest: Path, log: Log = lambda m: None) -> Path:
                 f"the int8 model disagrees with the exact one (cosine {cosines.mean():.4f} on average, "
                 f"{cosines.min():.4f} at worst)"
             )
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return dest
 
 
@@ -236,12 +246,10 @@ def export(dest: Path, reference=None, log: Log = lambda m: None) -> Path:
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
             ).last_hidden_state
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     sample = st.tokenizer(CHECK_TEXTS[:2], padding=True, return_tensors="pt")
     names = ["input_ids", "attention_mask", "token_type_ids"]
     log(f"exporting the model to ONNX once, for fast start-up: {dest}")
-    try:
+    with _published(dest) as tmp:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(
@@ -259,10 +267,4 @@ def export(dest: Path, reference=None, log: Log = lambda m: None) -> Path:
         worst = agreement(got, want)
         if worst < MIN_AGREEMENT:
             raise ExportFailed(f"the exported model disagrees with sentence-transformers (cosine {worst:.5f})")
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return dest
