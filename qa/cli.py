@@ -139,11 +139,11 @@ def cmd_index(args) -> int:
         return EXIT_BAD_INPUT
     if args.check:
         try:
-            loaded = index_mod.load(root)
+            loaded = index_mod.load(root, verify="all")
             loaded.warm()
         except index_mod.IndexError_ as exc:
             print(f"index {root}: {exc}")
-            return EXIT_PARTIAL
+            return EXIT_BAD_INPUT if isinstance(exc, index_mod.IndexUnusable) else EXIT_PARTIAL
         st = index_mod.staleness(corpus, loaded)
         print(f"index {root}: {len(loaded.docs)} documents, {loaded.n_sentences} sentences; {st.describe()}")
         return EXIT_PARTIAL if st.stale else EXIT_OK

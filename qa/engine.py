@@ -47,7 +47,7 @@ class IndexState:
     documents: int
     sentences: int
     passages: int
-    state: str  # "fresh", "refreshed", "rebuilt"
+    state: str  # "fresh", "refreshed", "rebuilt", "stale" (a refresh failed: the previous index answers)
     detail: str = ""
 
 
@@ -112,9 +112,17 @@ class Archive:
                     self._set(loaded, "fresh")
                     return self.state
                 self.log(f"index is stale ({st.describe()}); refreshing")
-            report = index_mod.build(
-                self.corpus, self.index_dir, self.encoder, log=self.log, progress_factory=progress_factory
-            )
+            try:
+                report = index_mod.build(
+                    self.corpus, self.index_dir, self.encoder, log=self.log, progress_factory=progress_factory
+                )
+            except index_mod.IndexWriteFailed as exc:
+                if loaded is None:
+                    raise
+                # The failed build removed what it wrote; the generation loaded above is intact.
+                self.log(f"warning: could not refresh the index: {exc.reason} ({exc.root}); answering from the previous index")
+                self._set(loaded, "stale", detail=str(exc))
+                return self.state
             self.last_build = report
             loaded = index_mod.load(self.index_dir)
             loaded.warm()

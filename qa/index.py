@@ -3,10 +3,14 @@
 Layout of an index folder::
 
     index/
+      .qa-index          marker: this folder is an index of qa's (a folder without it is never written to
+                         unless it is empty, or an index written before the marker existed)
       CURRENT            name of the live generation (replaced atomically with os.replace)
       .lock              flock'd by writers so concurrent `qa index` runs take turns
       gen-<id>/          one complete, immutable build
-        manifest.json    model, versions, per-document content hashes, counts
+        .qa-generation   marker: qa wrote this folder (with its strict name, what garbage collection deletes)
+        manifest.json    model, versions, per-document content hashes, counts, size and sha256 of every file
+        verified.json    stat identity (size, mtime, ctime, inode) of every file when its sha256 was last checked
         store.sqlite     documents, sentences, passages
         sentences.npy    normalised float32 embeddings, row = sentence id
         passages.npy     the same for passages
@@ -16,15 +20,24 @@ Layout of an index folder::
         tokens.npy       those tokens per sentence, as ids into the BM25 vocabulary
         token_offsets.npy where each sentence's ids start
 
-A build writes a new generation beside the old one and only then points CURRENT at it, so a
-`kill -9` at any moment leaves the previous generation usable. Readers never lock.
+A build writes a new generation beside the old one (in `.tmp-gen-<id>/`, renamed when complete) and
+only then points CURRENT at it, so a `kill -9` at any moment leaves the previous generation usable. A
+build that fails (disk full) removes its unfinished generation. Readers never lock.
+
+Loading checks every file against the manifest's sizes and checksums. Hashing a large index on
+every `qa ask` would cost ~0.3 s per GB, so a file is hashed again only when its stat identity
+differs from the one in verified.json: writing to a file (even restoring its mtime) changes its
+ctime, so any overwrite is hashed and caught. `qa index --check` always hashes everything.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import time
@@ -70,6 +83,18 @@ class IndexCorrupt(IndexError_):
 
 class IndexLocked(IndexError_):
     pass
+
+
+class IndexUnusable(IndexError_, docs_mod.CorpusError):
+    """The --index path cannot hold an index (a file, a folder of the user's): bad input, exit 2."""
+
+
+class IndexWriteFailed(IndexError_):
+    """A build could not write its new generation (disk full, read-only): the previous one is intact."""
+
+    def __init__(self, root: Path, reason: str):
+        super().__init__(f"could not write the index in {root}: {reason}")
+        self.root, self.reason = root, reason
 
 
 class EmptyCorpus(docs_mod.CorpusError):
@@ -136,13 +161,16 @@ def versions() -> dict:
 class LoadedIndex:
     """An index generation read into memory (vectors memory-mapped)."""
 
-    def __init__(self, root: Path, gen: Path):
+    def __init__(self, root: Path, gen: Path, verify: str = "changed"):
         self.root = root
         self.gen = gen
         try:
             self.manifest = json.loads((gen / "manifest.json").read_text("utf-8"))
         except (OSError, ValueError) as exc:
             raise IndexCorrupt(f"unreadable manifest in {gen}: {exc}") from None
+        if not isinstance(self.manifest, dict):
+            raise IndexCorrupt(f"unreadable manifest in {gen}: not a JSON object")
+        verify_files(gen, self.manifest, verify)
         try:
             self._load_tables()
             self.sent_vecs = np.load(gen / "sentences.npy", mmap_mode="r")
@@ -302,30 +330,148 @@ class LoadedIndex:
 # Generations and locking
 
 
-def current_generation(root: Path) -> Optional[Path]:
+FOLDER_MARKER = ".qa-index"
+GEN_MARKER = ".qa-generation"
+VERIFIED = "verified.json"
+GEN_NAME = re.compile(r"gen-\d{8}-\d{6}-\d+-\d{5}")
+TMP_NAME = re.compile(r"\.tmp-(gen-\d{8}-\d{6}-\d+-\d{5})")
+CURRENT_TMP_NAME = re.compile(r"\.CURRENT\.\d+")
+# What a build writes into a generation (how generations written before GEN_MARKER are recognised).
+GEN_FILES = {
+    "manifest.json", "store.sqlite", "store.sqlite-journal", "sentences.npy", "passages.npy",
+    "sentences.faiss", "passages.faiss", "bm25", "tokens.npy", "token_offsets.npy", GEN_MARKER, VERIFIED,
+}
+MARKER_TEXT = (
+    "This folder is an index written by `qa index`. qa creates and deletes only CURRENT,\n"
+    ".lock, .CURRENT.<pid> and gen-<id>/ or .tmp-gen-<id>/ folders holding a .qa-generation marker.\n"
+)
+MAX_CURRENT_BYTES = 256
+
+
+def _is_dir(path: Path) -> bool:
+    """A real folder (a symlink to one is never treated as part of the index)."""
+    return path.is_dir() and not path.is_symlink()
+
+
+def is_generation(path: Path) -> bool:
+    """Whether qa wrote this folder: a strict gen-<id> or .tmp-gen-<id> name AND qa's contents (the
+    generation marker, or for generations written before it, only files a build writes)."""
+    if not (GEN_NAME.fullmatch(path.name) or TMP_NAME.fullmatch(path.name)) or not _is_dir(path):
+        return False
+    try:
+        names = {p.name for p in path.iterdir()}
+    except OSError:
+        return False
+    if GEN_MARKER in names:
+        return True
+    return names <= GEN_FILES and (path.name.startswith(".tmp-") or "manifest.json" in names)
+
+
+def _read_current(root: Path) -> Optional[str]:
+    """The generation name in CURRENT; None when there is no CURRENT; IndexCorrupt when unreadable."""
     cur = root / "CURRENT"
     try:
-        name = cur.read_text("utf-8").strip()
+        with open(cur, "rb") as f:
+            raw = f.read(MAX_CURRENT_BYTES + 1)
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise IndexCorrupt(f"cannot read {cur}: {exc}") from None
-    if not name or "/" in name or not (root / name).is_dir():
-        raise IndexCorrupt(f"{cur} names a generation that does not exist ({name!r})")
-    return root / name
+        raise IndexCorrupt(f"cannot read {cur}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CURRENT_BYTES:
+        raise IndexCorrupt(f"{cur} is too long to name a generation")
+    try:
+        name = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise IndexCorrupt(f"{cur} does not hold a generation name (unreadable bytes)") from None
+    if not GEN_NAME.fullmatch(name):
+        raise IndexCorrupt(f"{cur} does not name a generation ({name[:60]!r})")
+    return name
 
 
-def load(root: Path) -> LoadedIndex:
+def _check_root(root: Path) -> None:
+    if root.exists() and not root.is_dir():
+        raise IndexUnusable(
+            f"the index folder {root} is a file, not a folder: give --index a folder (new or empty, or an existing index)"
+        )
+
+
+def current_generation(root: Path) -> Optional[Path]:
+    _check_root(root)
+    name = _read_current(root)
+    if name is None:
+        return None
+    gen = root / name
+    if not _is_dir(gen) or not (gen / "manifest.json").is_file():
+        raise IndexCorrupt(f"{root / 'CURRENT'} names a generation that does not exist ({name!r})")
+    return gen
+
+
+def load(root: Path, verify: str = "changed") -> LoadedIndex:
+    """The live generation. `verify`: "changed" hashes the files whose stat identity changed since
+    they were last verified, "all" hashes every file (`qa index --check`)."""
     gen = current_generation(root)
     if gen is None:
         raise IndexMissing(f"no index in {root}")
-    return LoadedIndex(root, gen)
+    return LoadedIndex(root, gen, verify=verify)
+
+
+def claim_folder(root: Path) -> None:
+    """Make sure `root` may be written as an index, creating it (with its marker) when absent or empty.
+
+    A folder that is not empty is written only when it carries the marker, or is an index written
+    before the marker existed (everything in it is qa's, or CURRENT names one of qa's generations):
+    then the marker is added. Anything else is the user's, and refused.
+    """
+    _check_root(root)
+    if (root / FOLDER_MARKER).is_file():
+        return
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        entries = list(root.iterdir())
+    except OSError as exc:
+        raise IndexUnusable(f"cannot use {root} as the index folder: {exc.strerror or exc}") from None
+    if entries and not _looks_like_old_index(root, entries):
+        shown = ", ".join(sorted(p.name for p in entries)[:3]) + (", …" if len(entries) > 3 else "")
+        raise IndexUnusable(
+            f"{root} is not empty and is not an index of qa's (it holds {shown}): qa writes an index only "
+            "into a new or empty folder, or one it made; give --index a new folder"
+        )
+    try:
+        fd = os.open(root / FOLDER_MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise IndexWriteFailed(root, _reason(exc)) from None
+    try:
+        os.write(fd, MARKER_TEXT.encode())
+    except OSError as exc:
+        raise IndexWriteFailed(root, _reason(exc)) from None
+    finally:
+        os.close(fd)
+
+
+def _looks_like_old_index(root: Path, entries: list[Path]) -> bool:
+    def ours(p: Path) -> bool:
+        if p.name in ("CURRENT", ".lock") and p.is_file() and not p.is_symlink():
+            return True
+        return bool(CURRENT_TMP_NAME.fullmatch(p.name)) or is_generation(p)
+
+    if all(ours(p) for p in entries):
+        return True
+    try:
+        name = _read_current(root)
+    except IndexCorrupt:
+        return False
+    return name is not None and GEN_NAME.fullmatch(name) is not None and is_generation(root / name)
 
 
 @contextlib.contextmanager
 def write_lock(root: Path, wait: float = 600.0) -> Iterator[None]:
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise IndexWriteFailed(root, _reason(exc)) from None
     try:
         deadline = time.monotonic() + wait
         while True:
@@ -351,24 +497,122 @@ def _fsync_dir(path: Path) -> None:
 
 def _publish(root: Path, gen: Path) -> None:
     tmp = root / f".CURRENT.{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(gen.name + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, root / "CURRENT")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(gen.name + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, root / "CURRENT")
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
     _fsync_dir(root)
 
 
-def _collect_garbage(root: Path, keep: set[str]) -> None:
-    """Remove unfinished builds and generations older than the previous one."""
+def _collect_garbage(root: Path, keep: set[str], unfinished_only: bool = False) -> None:
+    """Remove qa's unfinished builds and (unless `unfinished_only`) generations not in `keep`.
+
+    Only what qa wrote is ever deleted (see is_generation): a user's `gen-2024-photos` stays.
+    """
     for p in root.iterdir():
         if p.name in keep:
             continue
-        if p.is_dir() and (p.name.startswith("gen-") or p.name.startswith(".tmp-")):
+        if CURRENT_TMP_NAME.fullmatch(p.name):
+            if p.is_file() and not p.is_symlink() and p.stat().st_size <= MAX_CURRENT_BYTES:
+                with contextlib.suppress(OSError):
+                    name = p.read_bytes().decode("ascii", "replace").strip()
+                    if not name or GEN_NAME.fullmatch(name):  # empty: killed while writing it
+                        p.unlink()
+        elif (TMP_NAME.fullmatch(p.name) or not unfinished_only) and is_generation(p):
             shutil.rmtree(p, ignore_errors=True)
-        elif p.name.startswith(".CURRENT."):
-            with contextlib.suppress(OSError):
-                p.unlink()
+
+
+def _reason(exc: BaseException) -> str:
+    """A short reason for a failed write; 'no space left on device' however the library says it."""
+    from .embed import first_line
+
+    text = str(exc)
+    if getattr(exc, "errno", None) == errno.ENOSPC or "No space left" in text or "disk is full" in text:
+        return "no space left on device"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower() + (f" ({exc.filename})" if exc.filename else "")
+    return first_line(exc)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checksums
+
+
+def _hash_file(path: Path) -> str:
+    h = hashlib.sha256()  # hardware-accelerated: ~1.5 GB/s here, blake2b ~0.8
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _stat_identity(path: Path) -> list[int]:
+    s = path.stat()
+    return [s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino]
+
+
+def _gen_files(gen: Path) -> list[str]:
+    """Every file of a generation that the manifest lists (all but the manifest and bookkeeping)."""
+    out = []
+    for f in sorted(gen.rglob("*")):
+        rel = f.relative_to(gen).as_posix()
+        if f.is_file() and rel not in ("manifest.json", GEN_MARKER, VERIFIED) and not rel.startswith(f"{VERIFIED}."):
+            out.append(rel)
+    return out
+
+
+def _write_verified(gen: Path, identities: dict) -> None:
+    """Record the stat identities just verified (best effort: a read-only index is hashed every time)."""
+    tmp = gen / f"{VERIFIED}.{os.getpid()}"
+    try:
+        tmp.write_text(json.dumps(identities), "utf-8")
+        os.replace(tmp, gen / VERIFIED)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def verify_files(gen: Path, manifest: dict, verify: str = "changed") -> None:
+    """Raise IndexCorrupt when a file differs from the size and sha256 the manifest recorded.
+
+    Generations written before checksums were recorded have no "files" entry: not verified.
+    """
+    files = manifest.get("files")
+    if files is None:
+        return
+    if not isinstance(files, dict):
+        raise IndexCorrupt(f"the manifest of {gen} lists its files wrongly")
+    known = {}
+    if verify != "all":
+        with contextlib.suppress(OSError, ValueError):
+            known = json.loads((gen / VERIFIED).read_text("utf-8"))
+        if not isinstance(known, dict):
+            known = {}
+    identities, hashed = {}, False
+    for rel, rec in files.items():
+        path = gen / rel
+        try:
+            ident = _stat_identity(path)
+        except OSError:
+            raise IndexCorrupt(f"{rel} is missing from {gen}") from None
+        if not isinstance(rec, dict) or ident[0] != rec.get("size"):
+            raise IndexCorrupt(f"{rel} in {gen} has changed size ({ident[0]} bytes, recorded {rec.get('size') if isinstance(rec, dict) else '?'})")
+        if known.get(rel) != ident:
+            try:
+                digest = _hash_file(path)
+            except OSError as exc:
+                raise IndexCorrupt(f"cannot read {rel} in {gen}: {exc.strerror or exc}") from None
+            if digest != rec.get("sha256"):
+                raise IndexCorrupt(f"{rel} in {gen} does not match its checksum (the file was changed or damaged)")
+            hashed = True
+        identities[rel] = ident
+    if hashed or set(known) != set(identities):
+        _write_verified(gen, identities)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -488,7 +732,10 @@ def build(
     t0 = time.monotonic()
     corpus = Path(corpus)
     root = Path(root)
+    claim_folder(root)
     with write_lock(root):
+        # Unfinished builds of runs that died (kill -9) go first: they may be what fills the disk.
+        _collect_garbage(root, set(), unfinished_only=True)
         old: Optional[LoadedIndex] = None
         report = BuildReport()
         try:
@@ -564,9 +811,20 @@ def build(
 
         report.removed_documents = list(st.removed)
         keep = {old.gen.name} if old is not None else set()
-        gen = _write_generation(root, corpus, units, skipped_sigs)
-        _publish(root, gen)
-        _collect_garbage(root, keep | {gen.name, "CURRENT", ".lock"})
+        try:
+            gen = _write_generation(root, corpus, units, skipped_sigs)
+        except (OSError, sqlite3.Error, RuntimeError) as exc:  # faiss reports write errors as RuntimeError
+            raise IndexWriteFailed(root, _reason(exc)) from None
+        try:
+            _publish(root, gen)
+        except BaseException as exc:
+            with contextlib.suppress(OSError, IndexError_):
+                if _read_current(root) != gen.name:  # not published: nobody will ever read it
+                    shutil.rmtree(gen, ignore_errors=True)
+            if isinstance(exc, (OSError, sqlite3.Error, RuntimeError)):
+                raise IndexWriteFailed(root, _reason(exc)) from None
+            raise
+        _collect_garbage(root, keep | {gen.name})
         report.documents = len(units)
         report.sentences = sum(len(u.sentences) for u in units)
         report.passages = sum(len(u.passages) for u in units)
@@ -701,25 +959,26 @@ def _build_faiss(vecs: np.ndarray):
 
 
 def _write_generation(root: Path, corpus: Path, units: list[_DocUnits], skipped_sigs: dict) -> Path:
-    from .embed import DIM
-
     signature = speaker_signature(corpus)
 
     gen_name = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 100000:05d}"
     tmp = root / f".tmp-{gen_name}"
     tmp.mkdir(parents=True)
-    con = sqlite3.connect(tmp / "store.sqlite")
-    con.executescript(
-        """
-        CREATE TABLE documents (id INTEGER PRIMARY KEY, doc TEXT UNIQUE NOT NULL, sha256 TEXT NOT NULL,
-            size INTEGER, mtime_ns INTEGER, meta TEXT NOT NULL, text TEXT NOT NULL,
-            sent_lo INTEGER, sent_hi INTEGER, pass_lo INTEGER, pass_hi INTEGER);
-        CREATE TABLE sentences (id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL, start INTEGER NOT NULL,
-            end INTEGER NOT NULL, section INTEGER NOT NULL, paragraph INTEGER, line INTEGER, speaker TEXT);
-        CREATE TABLE passages (id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL, first INTEGER NOT NULL,
-            last INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, line INTEGER);
-        """
-    )
+    try:
+        (tmp / GEN_MARKER).write_bytes(b"")  # first of all: garbage collection recognises it by this
+        _write_generation_files(tmp, corpus, units, skipped_sigs, signature)
+        gen = root / gen_name
+        os.replace(tmp, gen)
+    except BaseException:  # a failed build (disk full, interrupted) removes what it wrote
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _fsync_dir(root)
+    return gen
+
+
+def _write_generation_files(tmp: Path, corpus: Path, units: list[_DocUnits], skipped_sigs: dict, signature: str) -> None:
+    from .embed import DIM
+
     sent_rows, pass_rows, doc_rows, bm25_tokens = [], [], [], []
     manifest_docs = {}
     s_off = p_off = 0
@@ -747,11 +1006,25 @@ def _write_generation(root: Path, corpus: Path, units: list[_DocUnits], skipped_
         }
         s_off += len(u.sentences)
         p_off += len(u.passages)
-    con.executemany("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)", doc_rows)
-    con.executemany("INSERT INTO sentences VALUES (?,?,?,?,?,?,?,?)", sent_rows)
-    con.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?)", pass_rows)
-    con.commit()
-    con.close()
+    con = sqlite3.connect(tmp / "store.sqlite")
+    try:
+        con.executescript(
+            """
+            CREATE TABLE documents (id INTEGER PRIMARY KEY, doc TEXT UNIQUE NOT NULL, sha256 TEXT NOT NULL,
+                size INTEGER, mtime_ns INTEGER, meta TEXT NOT NULL, text TEXT NOT NULL,
+                sent_lo INTEGER, sent_hi INTEGER, pass_lo INTEGER, pass_hi INTEGER);
+            CREATE TABLE sentences (id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL, start INTEGER NOT NULL,
+                end INTEGER NOT NULL, section INTEGER NOT NULL, paragraph INTEGER, line INTEGER, speaker TEXT);
+            CREATE TABLE passages (id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL, first INTEGER NOT NULL,
+                last INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, line INTEGER);
+            """
+        )
+        con.executemany("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)", doc_rows)
+        con.executemany("INSERT INTO sentences VALUES (?,?,?,?,?,?,?,?)", sent_rows)
+        con.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?)", pass_rows)
+        con.commit()
+    finally:
+        con.close()
 
     sent_vecs = np.concatenate([u.sent_vecs for u in units if len(u.sentences)] or [np.zeros((0, DIM), np.float32)])
     pass_vecs = np.concatenate([u.pass_vecs for u in units if len(u.passages)] or [np.zeros((0, DIM), np.float32)])
@@ -769,6 +1042,11 @@ def _write_generation(root: Path, corpus: Path, units: list[_DocUnits], skipped_
     bm.save(str(tmp / "bm25"), show_progress=False)
     _save_tokens(tmp, bm25_tokens, bm.vocab_dict)
 
+    for f in tmp.rglob("*"):
+        if f.is_file():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+    files = {rel: {"size": (tmp / rel).stat().st_size, "sha256": _hash_file(tmp / rel)} for rel in _gen_files(tmp)}
     manifest = dict(versions())
     manifest.update(
         {
@@ -779,15 +1057,13 @@ def _write_generation(root: Path, corpus: Path, units: list[_DocUnits], skipped_
             "counts": {"documents": len(units), "sentences": s_off, "passages": p_off},
             "documents": manifest_docs,
             "skipped": skipped_sigs,
+            "files": files,
         }
     )
-    (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
-    for f in tmp.rglob("*"):
-        if f.is_file():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
+    with open(tmp / "manifest.json", "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(manifest, ensure_ascii=False, indent=1))
+        fh.flush()
+        os.fsync(fh.fileno())
+    # The files were hashed just now: loading them on this machine need not hash them again.
+    _write_verified(tmp, {rel: _stat_identity(tmp / rel) for rel in files})
     _fsync_dir(tmp)
-    gen = root / gen_name
-    os.replace(tmp, gen)
-    _fsync_dir(root)
-    return gen
