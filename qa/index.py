@@ -532,8 +532,10 @@ def _reason(exc: BaseException) -> str:
     from .embed import first_line
 
     text = str(exc)
-    if getattr(exc, "errno", None) == errno.ENOSPC or "No space left" in text or "disk is full" in text:
+    if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left" in text or "disk is full" in text:
         return "no space left on device"
+    if re.fullmatch(r"\d+ requested and \d+ written", text):  # numpy's words for a write cut short
+        return "no space left on device (a write was cut short)"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower() + (f" ({exc.filename})" if exc.filename else "")
     return first_line(exc)
