@@ -520,8 +520,8 @@ def _collect_garbage(root: Path, keep: set[str], unfinished_only: bool = False) 
         if p.name in keep:
             continue
         if CURRENT_TMP_NAME.fullmatch(p.name):
-            if p.is_file() and not p.is_symlink() and p.stat().st_size <= MAX_CURRENT_BYTES:
-                with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError):
+                if p.is_file() and not p.is_symlink() and p.stat().st_size <= MAX_CURRENT_BYTES:
                     name = p.read_bytes().decode("ascii", "replace").strip()
                     if not name or GEN_NAME.fullmatch(name):  # empty: killed while writing it
                         p.unlink()
@@ -599,6 +599,8 @@ def verify_files(gen: Path, manifest: dict, verify: str = "changed") -> None:
             known = {}
     identities, hashed = {}, False
     for rel, rec in files.items():
+        if rel.startswith("/") or ".." in rel.split("/"):
+            raise IndexCorrupt(f"the manifest of {gen} lists a file outside it ({rel[:60]!r})")
         path = gen / rel
         try:
             ident = _stat_identity(path)

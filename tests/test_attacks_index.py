@@ -89,7 +89,7 @@ def test_an_index_written_before_the_marker_is_still_refreshed(small_corpus, tmp
     report = index_mod.build(small_corpus, root, encoder)
     assert report.embedded_documents == ["new.txt"] and report.reused_documents == 3
     assert (root / index_mod.FOLDER_MARKER).is_file()
-    assert [p.name for p in root.iterdir() if p.name.startswith("gen-")].__len__() == 2
+    assert len([p for p in root.iterdir() if p.name.startswith("gen-")]) == 2
 
 
 def test_an_empty_folder_and_the_projects_index_folder_are_accepted(small_corpus, tmp_path, encoder):
@@ -147,9 +147,14 @@ def test_a_full_disk_fails_the_refresh_cleanly_and_the_previous_index_answers(sm
     assert json.loads(proc.stdout) == before
     assert _tree(root) == files_before
 
-    filler.unlink()  # space again: the next command refreshes
+    # The filler goes, but a build killed with -9 left its unfinished generation, and with it no
+    # second generation fits either: the next build sweeps it first, then refreshes.
+    filler.unlink()
+    leftover = root / ".tmp-gen-20240101-120000-2-00002"
+    shutil.copytree(gen, leftover)
     archive = Archive.open(small_corpus, root, encoder=encoder, log=lambda m: None)
     assert archive.state.state == "refreshed" and "new.txt" in archive.index.doc_index
+    assert not leftover.exists()
 
 
 # -- 3. a damaged CURRENT ----------------------------------------------------------------------------
