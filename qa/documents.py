@@ -442,7 +442,14 @@ def _mb(n: int) -> str:
     return f"{n // mb} MB" if n % mb == 0 else f"{n / mb:.2f} MB ({n} bytes)"
 
 
-def resolve_inside(root: Path, path: Path) -> str:
+def _points_to_folder(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:  # broken, looping: resolve_inside says which
+        return False
+
+
+def resolve_inside(root: Path, path: Path, root_real: Optional[str] = None) -> str:
     """The real path of `path`, which must be a regular file inside `root` after following links.
 
     Raises ValueError naming why not: a broken link, a link loop, a link out of the corpus, or not a
@@ -455,7 +462,7 @@ def resolve_inside(root: Path, path: Path) -> str:
                          else "no such file") from None
     except OSError as exc:
         raise ValueError("link loop (the link leads back to itself)" if exc.errno == errno.ELOOP else f"cannot resolve: {exc.strerror}") from None
-    if not _inside(real, os.path.realpath(root)):
+    if not _inside(real, root_real or os.path.realpath(root)):
         raise ValueError(f"link to outside the corpus ({real}); only files inside the corpus folder are read")
     st = os.stat(real)
     if not stat.S_ISREG(st.st_mode):
@@ -573,30 +580,52 @@ def scan_corpus(root: Path) -> tuple[list[Path], list[Skipped]]:
         raise CorpusError(f"corpus folder not found: {root}")
     if not root.is_dir():
         raise CorpusError(f"corpus is not a folder: {root}")
+    root_real = os.path.realpath(root)
     skipped: list[Skipped] = []
     found: list[tuple[Path, bool, tuple[int, int]]] = []  # (path, is a link, file identity)
-    for dirpath, dirnames, filenames in os.walk(root):
-        keep = []
-        for d in sorted(dirnames):
-            if d.startswith("."):
-                continue
-            p = Path(dirpath) / d
-            if p.is_symlink():
-                skipped.append(Skipped(p.relative_to(root).as_posix(), "link to a folder (links to folders are not followed)"))
-            else:
-                keep.append(d)
-        dirnames[:] = keep
-        for name in sorted(filenames):
-            p = Path(dirpath) / name
-            if p.suffix.lower() not in TEXT_SUFFIXES or name.startswith("."):
+
+    def rel(p) -> str:
+        return Path(p).relative_to(root).as_posix()
+
+    # Depth-first in sorted order (a folder's files, then its subfolders), without recursion.
+    stack = [str(root)]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            skipped.append(Skipped(rel(folder) + "/", f"folder not readable ({exc.strerror})"))
+            continue
+        subfolders = []
+        for e in entries:
+            if e.name.startswith("."):
                 continue
             try:
-                real = resolve_inside(root, p)
-                st = os.stat(real)
+                if e.is_dir(follow_symlinks=False):
+                    subfolders.append(e.path)
+                    continue
+                is_link = e.is_symlink()
+                if is_link and _points_to_folder(e.path):
+                    skipped.append(Skipped(rel(e.path), "link to a folder (links to folders are not followed)"))
+                    continue
+                if Path(e.name).suffix.lower() not in TEXT_SUFFIXES:
+                    continue
+                if is_link:  # links are followed only to regular files inside the corpus
+                    st = os.stat(resolve_inside(root, Path(e.path), root_real))
+                    ident = (st.st_dev, st.st_ino)
+                else:  # reached through real folders: inside by construction
+                    st = e.stat(follow_symlinks=False)
+                    if not stat.S_ISREG(st.st_mode):
+                        raise ValueError(f"not a regular file ({_kind(st.st_mode)})")
+                    # (readdir's inode can differ from stat's on overlay file systems: stat it)
+                    ident = (st.st_dev, st.st_ino)
             except (ValueError, OSError) as exc:
-                skipped.append(Skipped(p.relative_to(root).as_posix(), str(exc)))
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                skipped.append(Skipped(rel(e.path), reason))
                 continue
-            found.append((p, p.is_symlink(), (st.st_dev, st.st_ino)))
+            found.append((Path(e.path), is_link, ident))
+        stack.extend(reversed(subfolders))
     # One name per file: the first name that is not a link, else the first name.
     first: dict[tuple[int, int], Path] = {}
     for p, is_link, ident in sorted(found, key=lambda f: f[1]):  # stable: non-links first
