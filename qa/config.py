@@ -8,6 +8,8 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MAX_QUESTION_CHARS = 2000
+# The most bytes read of one document: larger files are skipped with a message. $QA_MAX_FILE_MB overrides.
+DEFAULT_MAX_FILE_MB = 64
 
 
 def default_corpus() -> Path:
@@ -38,3 +40,16 @@ def default_index(corpus: Path) -> Path:
     slug = re.sub(r"[^\w.-]+", "_", corpus.name)[:40] or "corpus"
     digest = hashlib.sha1(str(corpus).encode()).hexdigest()[:10]
     return cache / f"{slug}-{digest}"
+
+
+def max_file_bytes() -> int:
+    """$QA_MAX_FILE_MB (a positive number of megabytes) in bytes, else DEFAULT_MAX_FILE_MB.
+
+    A value that is not a positive number is ignored (the default applies)."""
+    try:
+        mb = float(os.environ.get("QA_MAX_FILE_MB", ""))
+    except ValueError:
+        mb = 0.0
+    if not 0 < mb < float("inf"):
+        mb = DEFAULT_MAX_FILE_MB
+    return max(1, int(mb * 1024 * 1024))

@@ -630,7 +630,12 @@ def _manifest_docs(loaded: Optional[LoadedIndex]) -> dict:
 
 
 def staleness(corpus: Path, loaded: Optional[LoadedIndex]) -> Staleness:
-    """Compare the corpus on disk with the index (cheap: file sizes and mtimes, hashes only on doubt)."""
+    """Compare the corpus on disk with the index (cheap: file sizes and mtimes, hashes only on doubt).
+
+    Only the files scan_corpus accepts count: a link out of the corpus, a broken link or a FIFO is
+    neither added nor changed however often it is looked at. A document skipped by the last build
+    counts as added once it (or its sidecar) changes, so a fix is picked up by the next refresh.
+    """
     st = Staleness()
     if loaded is None:
         st.full_rebuild = "no index yet"
@@ -645,16 +650,18 @@ def staleness(corpus: Path, loaded: Optional[LoadedIndex]) -> Staleness:
         st.full_rebuild = f"index was built for {man.get('corpus')}, not {Path(corpus).resolve()}: rebuilding"
         return st
     old = _manifest_docs(loaded)
-    files = docs_mod.corpus_files(Path(corpus))
+    files, _ = docs_mod.scan_corpus(Path(corpus))
     # New attribution rules or alias tables: every document is re-annotated (vectors are kept).
     relabel = man.get("speakers") != speaker_signature(Path(corpus))
+    skipped = man.get("skipped") or {}
     seen = set()
     for path in files:
         rel = path.relative_to(corpus).as_posix()
         seen.add(rel)
         rec = old.get(rel)
         if rec is None:
-            if rel in man.get("skipped", {}) and _same_stat(path, man["skipped"][rel]):
+            was = skipped.get(rel)
+            if isinstance(was, dict) and _same_stat(path, was) and _sidecar_sig(path) == was.get("sidecar"):
                 continue
             st.added.append(rel)
         elif relabel or not _same_stat(path, rec) or _sidecar_sig(path) != rec.get("sidecar"):
@@ -665,13 +672,15 @@ def staleness(corpus: Path, loaded: Optional[LoadedIndex]) -> Staleness:
 
 def speaker_signature(corpus: Path) -> str:
     """Attribution rules and tokenizer versions plus the corpus alias tables: a change re-annotates
-    every document (speakers, BM25 tokens) without re-embedding it."""
+    every document (speakers, BM25 tokens) without re-embedding it.
+
+    The alias tables are hashed as load_aliases reads them (an unreadable or oversized file counts
+    as absent), so no file is read twice and nothing outside the corpus is read at all.
+    """
     import hashlib
 
     h = hashlib.sha1(f"{SPEAKER_VERSION}/{TOKENIZER_VERSION}".encode())
-    for p in (corpus / "aliases.json", corpus / ".qa" / "aliases.json"):
-        if p.is_file():
-            h.update(p.read_bytes())
+    h.update(json.dumps(load_aliases(corpus), sort_keys=True, ensure_ascii=False).encode("utf-8"))
     return f"{SPEAKER_VERSION}:{h.hexdigest()[:12]}"
 
 
@@ -689,8 +698,24 @@ def _same_stat(path: Path, rec: dict) -> bool:
 
 
 def _sidecar_sig(path: Path) -> Optional[dict]:
+    """Size and mtime of the document's sidecar (of the link itself when its target is missing);
+    None without one."""
     side = docs_mod.sidecar_path(path)
-    return _stat_sig(side) if side else None
+    if side is None:
+        return None
+    try:
+        return _stat_sig(side)
+    except OSError:
+        try:
+            s = side.lstat()
+        except OSError:
+            return None
+        return {"size": s.st_size, "mtime_ns": s.st_mtime_ns, "link": True}
+
+
+def _skipped_sig(path: Path) -> dict:
+    """What a skipped document's record holds: its stat and its sidecar's (see staleness)."""
+    return {**_stat_sig(path), "sidecar": _sidecar_sig(path)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -759,8 +784,11 @@ def build(
             report.full_rebuild = st.full_rebuild
             old = None
 
-        files = docs_mod.corpus_files(corpus)
-        aliases = load_aliases(corpus)
+        files, scan_skipped = docs_mod.scan_corpus(corpus)
+        for skip in scan_skipped:
+            report.skipped.append(skip)
+            log(f"warning: {skip}")
+        aliases = load_aliases(corpus, warn=lambda msg: log(f"warning: {msg}"))
         signature = speaker_signature(corpus)
         old_docs = _manifest_docs(old)
         units: list[_DocUnits] = []
@@ -785,8 +813,10 @@ def build(
                 report.skipped.append(docs_mod.Skipped(rel, str(exc)))
                 log(f"warning: skipped {rel}: {exc}")
                 with contextlib.suppress(OSError):
-                    skipped_sigs[rel] = _stat_sig(path)
+                    skipped_sigs[rel] = _skipped_sig(path)
                 continue
+            for warning in document.warnings:
+                log(f"warning: {warning}")
             sentences, passages = split_document(document)
             attribute_speakers(document, sentences, aliases)
             sig = _stat_sig(path)

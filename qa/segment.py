@@ -32,7 +32,9 @@ OCR) plus Wikipedia paragraphs.  The rules below are tuned for that material:
    (hard-wrapped text) are not boundaries.
 9. Decimals (``3.5``) are never split (no whitespace after the dot); ``1962. The`` is; an
    ellipsis followed by lowercase is not.
-10. A sentence longer than ``MAX_SENTENCE_CHARS`` is cut at the last ``;``, else ``,``, else
+10. A lone carriage return (old Mac line endings) is a line break like ``\n`` for every rule
+    above; ``\r\n`` is one line break.
+11. A sentence longer than ``MAX_SENTENCE_CHARS`` is cut at the last ``;``, else ``,``, else
     whitespace inside the limit (hard cut if there is none); pieces keep exact offsets.
 
 Bump ``SEGMENTER_VERSION`` whenever any boundary changes: the index manifest records it so stale
@@ -50,9 +52,11 @@ __all__ = [
     "paragraph_starts",
     "line_starts",
     "line_of",
+    "line_break_view",
 ]
 
-SEGMENTER_VERSION = "1"
+# 2: a lone "\r" is a line break (sentence rules and line numbers)
+SEGMENTER_VERSION = "2"
 
 MAX_SENTENCE_CHARS = 1000
 
@@ -115,6 +119,17 @@ _ACRONYM_NOUNS = frozenset(
     """.split()
 )
 _MAX_TOKEN = 40  # longer "words" are never abbreviations; bounds the backward scan
+
+
+_LONE_CR = re.compile(r"\r(?!\n)")
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+
+
+def line_break_view(text: str) -> str:
+    """`text` with every lone "\\r" replaced by "\\n": the same length, so every offset into the view
+    is the same offset into `text`, and rules written for "\\n" see old Mac line breaks too.
+    Quotes are always cut from the original text, never from the view."""
+    return _LONE_CR.sub("\n", text) if "\r" in text else text
 
 
 def _starts_sentence(c: str) -> bool:
@@ -252,7 +267,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
     counts as a line start).  Only whitespace and bullet markers fall between spans.
     """
     start, end = _clamp(text, start, end)
-    seg = text[start:end]
+    seg = line_break_view(text[start:end])
     spans: list[tuple[int, int]] = []
     cur = 0
     for cut, resume in _cuts(seg):
@@ -280,7 +295,7 @@ def paragraph_starts(text: str, start: int = 0, end: int | None = None) -> list[
     sentence's paragraph index.
     """
     start, end = _clamp(text, start, end)
-    seg = text[start:end]
+    seg = line_break_view(text[start:end])
     first = _NON_SPACE.search(seg)
     if first is None:
         return []
@@ -292,15 +307,17 @@ def paragraph_starts(text: str, start: int = 0, end: int | None = None) -> list[
 
 
 def line_starts(text: str) -> list[int]:
-    """Offset of the start of every line (0 first); lines are split on '\\n' only, so a text
-    ending in '\\n' has a final, empty line."""
-    out = [0]
-    find = text.find
-    i = find("\n")
-    while i != -1:
-        out.append(i + 1)
-        i = find("\n", i + 1)
-    return out
+    """Offset of the start of every line (0 first). A line ends at "\\r\\n", "\\n" or a lone "\\r"
+    (old Mac files), so a text ending in a line break has a final, empty line."""
+    if "\r" not in text:  # the common case, several times faster than the regular expression
+        out = [0]
+        find = text.find
+        i = find("\n")
+        while i != -1:
+            out.append(i + 1)
+            i = find("\n", i + 1)
+        return out
+    return [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
 
 
 def line_of(offset: int, line_starts: list[int]) -> int:

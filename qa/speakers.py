@@ -41,10 +41,10 @@ used as given. The alias value "<author>" stands for the document's author ("the
 """
 from __future__ import annotations
 
-import json
+import os
 import re
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from .types import Document, Sentence
 
@@ -234,27 +234,50 @@ def _alias_get(table: dict[str, str], key: str) -> Optional[str]:
     return hit
 
 
-def load_aliases(corpus: Path) -> dict[str, str]:
+def load_aliases(corpus: Path, warn: Optional[Callable[[str], None]] = None) -> dict[str, str]:
     """Corpus-level alias table: lowercase alias phrase -> canonical speaker name.
 
     DEFAULT_ALIASES, then CORPUS/aliases.json, then CORPUS/.qa/aliases.json, each a JSON object
-    such as {"the president": "Kennedy", "the secretary of state": "Rusk"}. A file that cannot be
-    read or is not an object of strings is ignored (attribution must never stop indexing).
+    such as {"the president": "Kennedy", "the secretary of state": "Rusk"}. An alias file is
+    untrusted input: one that cannot be read (not a regular file inside the corpus, over 1 MB, not
+    UTF-8 JSON, nested too deeply) or is not a JSON object is ignored, and entries that are not
+    non-empty text are dropped; `warn` is told each time, naming the file (attribution must never
+    stop indexing or answering).
     """
+    from .documents import MAX_JSON_BYTES, parse_json, read_inside
+
     table = dict(DEFAULT_ALIASES)
     for rel in ALIAS_FILES:
         path = Path(corpus) / rel
-        try:
-            data = json.loads(path.read_text(encoding="utf-8-sig"))
-        except (OSError, ValueError):
+        if not os.path.lexists(path):
             continue
-        if isinstance(data, dict):
-            table.update(_clean_table(data))
+        try:
+            data = parse_json(read_inside(Path(corpus), path, MAX_JSON_BYTES, what="alias file"))
+        except (OSError, ValueError) as exc:
+            if warn:
+                warn(f"alias file {rel} ignored: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}")
+            continue
+        if not isinstance(data, dict):
+            if warn:
+                warn(f"alias file {rel} ignored: it must hold a JSON object of \"phrase\": \"name\" entries")
+            continue
+        clean = _clean_table(data)
+        if warn and len(clean) < len(data):
+            bad = [k for k in data if not (isinstance(data[k], str) and data[k].strip() and k.strip())]
+            if bad:
+                warn(
+                    f"alias file {rel}: entries {', '.join(repr(k) for k in bad[:5])}{' …' if len(bad) > 5 else ''} "
+                    "are not non-empty text; those entries ignored"
+                )
+        table.update(clean)
     return table
 
 
-def _clean_table(data: dict) -> dict[str, str]:
-    """Keys lowercased with single spaces; entries that are not non-empty strings are dropped."""
+def _clean_table(data) -> dict[str, str]:
+    """Keys lowercased with single spaces; entries that are not non-empty strings are dropped
+    (anything but a dict gives an empty table)."""
+    if not isinstance(data, dict):
+        return {}
     return {
         _norm_key(k): v.strip()
         for k, v in data.items()

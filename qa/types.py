@@ -39,6 +39,8 @@ class Document:
     text: str  # the decoded file, exactly as offsets refer to it
     sha256: str  # of the raw bytes
     meta: DocumentMeta
+    # problems found while reading it that did not stop it being indexed (bad sidecar fields)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass

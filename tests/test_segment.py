@@ -412,7 +412,8 @@ def _check(text: str, start: int, end: int) -> None:
         gap = text[prev:s]
         if gap.strip():
             marker_at = prev + len(gap) - len(gap.lstrip())
-            line_begin = max(text.rfind("\n", start, marker_at) + 1, start)
+            # a line starts after "\n" or a lone "\r" (old Mac line endings)
+            line_begin = max(text.rfind("\n", start, marker_at) + 1, text.rfind("\r", start, marker_at) + 1, start)
             assert not text[line_begin:marker_at].strip(), (gap, text)
             assert _MARKER.fullmatch(gap.strip()), (gap, text)
         prev = e
