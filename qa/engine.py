@@ -1,6 +1,7 @@
 """The one object that answers questions. CLI, batch, grading and the TUI all call `Archive`."""
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import unicodedata
@@ -24,15 +25,19 @@ class BadQuestion(ValueError):
     """The question cannot be asked as typed (empty, too long, control characters)."""
 
 
+_LINE_BREAKS = re.compile(r"[ \t\r\n]*[\t\r\n][ \t\r\n]*")  # not \s: other controls stay refused
+
+
 def validate_question(question: object) -> str:
     if not isinstance(question, str):
         raise BadQuestion("the question must be text")
-    q = question.strip()
+    # A question typed or pasted over several lines is one question: line breaks and tabs are spaces.
+    q = _LINE_BREAKS.sub(" ", question).strip()
     if not q:
         raise BadQuestion("the question is empty")
     if len(q) > MAX_QUESTION_CHARS:
         raise BadQuestion(f"the question is too long ({len(q)} characters; the limit is {MAX_QUESTION_CHARS})")
-    bad = [c for c in q if unicodedata.category(c) == "Cc" and c != "\t"]
+    bad = [c for c in q if unicodedata.category(c) == "Cc"]
     if bad:
         raise BadQuestion(f"the question contains control characters ({', '.join(repr(c) for c in sorted(set(bad)))})")
     return q
