@@ -108,12 +108,14 @@ class Writer:
         self.path = path  # None when writing to stdout
         self.title = title
         self.names = renamed_fields(columns, self.reserved)
+        self.written = 0  # rows written by this run
 
     def begin(self) -> None:
         pass
 
     def write(self, result: RowResult) -> None:
         self.put(self.format_row(result))
+        self.written += 1
 
     def put(self, text: str) -> None:
         """Write and flush; a file that cannot take it (full disk, /proc) is an OutputUnusable."""
@@ -269,11 +271,16 @@ class MarkdownWriter(Writer):
     """A report for reading: questions, extracts as blockquotes with references, summary on top.
 
     Rows are appended as they are answered; on a file the summary block at the top is filled in
-    when the batch ends (on stdout, which cannot be rewritten, it comes at the end instead).
+    when the batch ends (on stdout or a device, which cannot be rewritten, it comes at the end instead).
     """
 
+    @property
+    def rewritable(self) -> bool:
+        """A regular file (through any links): the summary on top can be filled in by a rename."""
+        return self.path is not None and os.path.isfile(self.path)
+
     def begin(self) -> None:
-        where = "is filled in when the batch finishes" if self.path else "is at the end of this report"
+        where = "is filled in when the batch finishes" if self.rewritable else "is at the end of this report"
         self.put(
             f"{_MD_TITLE}# Answers to {md_escape(printable(self.title))}\n\n"
             f"<!-- qa-batch summary -->\n*The summary {where}.*\n<!-- /qa-batch summary -->\n\n"
@@ -310,19 +317,21 @@ class MarkdownWriter(Writer):
         return "\n".join(lines)
 
     def finish(self, tally: Tally) -> None:
-        if self.path is None:
+        if not self.rewritable:
             self.put("---\n\n" + self.summary_block(tally))
             return
         self.close()
-        # Rewritten through a temporary file and an atomic rename: a kill here loses nothing.
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        # Rewritten through a temporary file and an atomic rename: a kill here loses nothing. The
+        # rename replaces the link's target, never a link of the user's.
+        real = Path(os.path.realpath(self.path))
+        tmp = real.with_name(f".{real.name}.tmp")
         try:
-            with open(self.path, encoding="utf-8", newline="") as f:
+            with open(real, encoding="utf-8", newline="") as f:
                 text = f.read()
             text = _MD_SUMMARY.sub(lambda m: self.summary_block(tally), text, count=1)
             with open(tmp, "w", encoding="utf-8", newline="") as f:
                 f.write(text)
-            os.replace(tmp, self.path)
+            os.replace(tmp, real)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise OutputUnusable(f"cannot write the summary into {printable(self.path)}: {exc.strerror or exc}") from None

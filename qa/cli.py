@@ -286,7 +286,7 @@ def cmd_batch(args) -> int:
         with _batch_progress(todo) as advance:
             report = run_batch(archive, questions.rows, writer, k=args.k, done=existing.done, progress=advance)
     except PathUnusable as exc:  # the output stopped taking rows (full disk, a file in /proc…)
-        kept = f"; the rows written before are in {out}: add --resume to finish" if out is not None else ""
+        kept = f"; the {writer.written} rows written before it are in {out}: add --resume to finish" if writer.written and out else ""
         return fail(f"{exc}{kept}")
     except KeyboardInterrupt:
         if out is not None:
