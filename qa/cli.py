@@ -303,7 +303,7 @@ def cmd_batch(args) -> int:
 def cmd_tui(args) -> int:
     from .tui import run
 
-    return run(corpus_of(args), args.index)
+    return run(args.corpus, args.index)  # problems with the corpus are shown inside the TUI
 
 
 def cmd_grade(args) -> int:

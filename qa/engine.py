@@ -14,6 +14,7 @@ import numpy as np
 from . import index as index_mod
 from .config import MAX_QUESTION_CHARS, default_corpus, default_index
 from .embed import Encoder
+from .paths import corpus_problem
 from .retrieve import allowed_rows, candidates
 from .spans import select
 from .types import Answer
@@ -109,8 +110,9 @@ class Archive:
             if loaded is not None and not refresh:
                 self._set(loaded, "fresh")
                 return self.state
-            if not self.corpus.is_dir():
-                raise index_mod.docs_mod.CorpusError(f"corpus folder not found: {self.corpus}")
+            problem = corpus_problem(self.corpus)  # missing, a file, a broken link
+            if problem:
+                raise index_mod.docs_mod.CorpusError(problem)
             if loaded is not None:
                 st = index_mod.staleness(self.corpus, loaded)
                 if not st.stale:

@@ -78,14 +78,21 @@ def check_output(path: str | Path, inputs: Iterable[str | Path] = ()) -> None:
             raise PathUnusable(f"cannot write {shown}: the folder {printable(parent)} {what}")
 
 
+def corpus_problem(path: str | Path) -> Optional[str]:
+    """Why `path` cannot be a corpus (None when it is a folder)."""
+    p = Path(path)
+    if p.is_dir():
+        return None
+    shown = printable(p)
+    if p.exists():
+        return f"--corpus {shown} is a file, not a folder: give the folder that holds the documents"
+    if p.is_symlink():
+        return f"--corpus {shown} is a broken link: its target does not exist"
+    return f"corpus folder not found: {shown}"
+
+
 def check_corpus(path: str | Path) -> None:
     """A corpus must be an existing folder."""
-    p = Path(path)
-    shown = printable(p)
-    if p.is_dir():
-        return
-    if p.exists():
-        raise PathUnusable(f"--corpus {shown} is a file, not a folder: give the folder that holds the documents")
-    if p.is_symlink():
-        raise PathUnusable(f"--corpus {shown} is a broken link: its target does not exist")
-    raise PathUnusable(f"corpus folder not found: {shown}")
+    problem = corpus_problem(path)
+    if problem:
+        raise PathUnusable(problem)
