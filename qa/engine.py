@@ -110,9 +110,9 @@ class Archive:
             if loaded is not None and not refresh:
                 self._set(loaded, "fresh")
                 return self.state
-            problem = corpus_problem(self.corpus)  # missing, a file, a broken link
-            if problem:
-                raise index_mod.docs_mod.CorpusError(problem)
+            unusable = corpus_problem(self.corpus)  # missing, a file, a broken link
+            if unusable:
+                raise index_mod.docs_mod.CorpusError(unusable)
             if loaded is not None:
                 st = index_mod.staleness(self.corpus, loaded)
                 if not st.stale:
