@@ -159,19 +159,14 @@ def _csv_rows(text: str, path: str) -> list[BatchRow]:
     # Header names are matched case-insensitively for the columns qa reads, kept as typed otherwise.
     names = [h.lower() if h.lower() in ("question", "id", "conversation") else h for h in header]
     rows = []
-    for _, end, values in csv_records(reader):
+    for start, end, values in csv_records(reader, text):
         n = len(rows) + 1
         if isinstance(values, csv.Error):
             # An unterminated quote swallows the rest of the file: nothing after it can be trusted.
-            rows.append(BatchRow(number=n, id=n, question=None, error=f"line {end}: broken CSV quoting ({values})"))
+            rows.append(BatchRow(number=n, id=n, question=None, error=f"line {start}: broken CSV quoting ({values})"))
             break
         if len(values) != len(names):
-            row = BatchRow(
-                number=n,
-                id=n,
-                question=None,
-                error=f"line {end}: {len(values)} fields where the header has {len(names)}",
-            )
+            row = BatchRow(number=n, id=n, question=None, error=f"line {end}: {field_count_problem(text, start, end, values, names)}")
             if "id" in names and len(values) > names.index("id") and values[names.index("id")].strip():
                 row.id = values[names.index("id")].strip()
             rows.append(row)
@@ -180,22 +175,91 @@ def _csv_rows(text: str, path: str) -> list[BatchRow]:
     return rows
 
 
-def csv_records(reader) -> Iterator[tuple[int, int, list[str] | csv.Error]]:
+def field_count_problem(text: str, start: int, end: int, values: list, header: list, dialect=csv.excel) -> str:
+    """'3 fields where the header has 2', and for a record over several lines where its quote opened."""
+    problem = f"{len(values)} fields where the header has {len(header)}"
+    opened = quote_across_lines(text, start, end, dialect)[0] if end > start else None
+    if opened is not None:
+        problem += (
+            f" (the quote opened on line {opened} runs to line {end}: lines {opened}–{end} were read as one row;"
+            " is a closing \" missing?)"
+        )
+    return problem
+
+
+def csv_records(reader, text: Optional[str] = None) -> Iterator[tuple[int, int, list[str] | csv.Error]]:
     """(first line, last line, fields) of each non-blank record a csv.reader has left (a quoted
-    field may span lines); a record the csv module cannot parse comes with its csv.Error instead."""
+    field may span lines); a record the csv module cannot parse comes with its csv.Error instead.
+
+    Given the reader's `text`, a last record whose quote is never closed (the csv module silently
+    reads the rest of the file into that one field) also comes as a csv.Error, naming the line
+    where the quote opened, with its first line as `first line`."""
     line = reader.line_num
+    pending = None
     while True:
         try:
             values = next(reader)
         except StopIteration:
-            return
+            break
         except csv.Error as exc:
-            yield line + 1, reader.line_num, exc
+            record = (line + 1, reader.line_num, exc)
             line = reader.line_num
-            continue
-        start, line = line + 1, reader.line_num
-        if any(v.strip() for v in values):
-            yield start, line, values
+        else:
+            start, line = line + 1, reader.line_num
+            if not any(v.strip() for v in values):
+                continue
+            record = (start, line, values)
+        if pending is not None:
+            yield pending
+        pending = record
+    if pending is None:
+        return
+    start, end, values = pending
+    if text is not None and end > start and not isinstance(values, csv.Error):
+        opened = unclosed_quote(text, start, reader.dialect)
+        if opened is not None:
+            pending = (opened, end, csv.Error(
+                f"the quote opened on line {opened} is never closed, so lines {opened}–{end} were read as one "
+                "row; close it with a \" or remove it"
+            ))
+    yield pending
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def unclosed_quote(text: str, start: int, dialect) -> Optional[int]:
+    """The line where a quoted field opens and never closes, reading CSV `text` from line `start`
+    (1-based, lines as the csv module counts them) to its end; None when every quote closes."""
+    opened, still_open = quote_across_lines(text, start, None, dialect)
+    return opened if still_open else None
+
+
+def quote_across_lines(text: str, start: int, end: Optional[int], dialect) -> tuple[Optional[int], bool]:
+    """Reading lines `start`..`end` (None: to the end) of CSV `text`: the line where the first quoted
+    field that runs over a line break opened (None if none does), and whether a quote is still open
+    at the end. A record with the wrong number of fields that spans lines usually has a missing
+    closing quote on that line."""
+    q, delim = dialect.quotechar, dialect.delimiter
+    lines = _LINE.findall(text)
+    last = len(lines) if end is None else min(end, len(lines))
+    state, opened, crossing = "start", None, None  # start of a field, in an unquoted / a quoted field, quote seen
+    for lineno in range(start, last + 1):
+        for c in lines[lineno - 1]:
+            if state == "quoted":
+                if c == q:
+                    state = "quote"
+                elif c in "\r\n" and crossing is None:
+                    crossing = opened
+            elif state == "quote" and c == q:
+                state = "quoted"  # a doubled quote stands for one
+            elif state == "start" and c == q:
+                state, opened = "quoted", lineno
+            elif c == delim or c in "\r\n":
+                state = "start"
+            else:
+                state = "field"
+    return crossing, state == "quoted"
 
 
 def _record_row(n: int, record: dict, where: str) -> BatchRow:

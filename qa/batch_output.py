@@ -18,11 +18,10 @@ from typing import Optional, TextIO
 from urllib.parse import quote as url_quote, unquote as url_unquote
 
 from .batch_input import BatchRow
+from .display import printable
+from .paths import OUTPUT_FORMATS, OutputUnusable, output_format  # noqa: F401 - part of this module's interface
 from .text import fold_whitespace
 from .types import Answer, Extract
-
-OUTPUT_FORMATS = ("jsonl", "csv", "md")
-_EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".md": "md", ".markdown": "md"}
 
 # Output fields always win over input fields of the same name (kept as input_NAME instead), so
 # a question file with its own `answers` column can never pass for the engine's answers.
@@ -32,10 +31,6 @@ CSV_FIELDS = (
     "quote", "reference", "score", "speaker", "doc", "start", "end", "line",
     "quote_2", "reference_2", "quote_3", "reference_3", "error",
 )  # fmt: skip
-
-
-class OutputUnusable(ValueError):
-    """The output cannot be written, or an existing file cannot be resumed into."""
 
 
 @dataclass
@@ -83,16 +78,8 @@ class Existing:
     """An output file found on --resume."""
 
     done: dict[str, str] = field(default_factory=dict)  # id -> status of the rows already written
-    keep: int = 0  # characters of the file that hold complete rows (the rest is a torn write)
+    keep: int = 0  # characters of the file, read untranslated (newline=""), that hold complete rows
     has_header: bool = False
-
-
-def output_format(path: Optional[str], given: Optional[str]) -> str:
-    if given:
-        return given
-    if path and path != "-":
-        return _EXTENSIONS.get(Path(path).suffix.lower(), "jsonl")
-    return "jsonl"
 
 
 def renamed_fields(columns: list[str], reserved: tuple[str, ...]) -> dict[str, str]:
@@ -121,13 +108,24 @@ class Writer:
         self.path = path  # None when writing to stdout
         self.title = title
         self.names = renamed_fields(columns, self.reserved)
+        self.written = 0  # rows written by this run
 
     def begin(self) -> None:
         pass
 
     def write(self, result: RowResult) -> None:
-        self.stream.write(self.format_row(result))
-        self.stream.flush()
+        self.put(self.format_row(result))
+        self.written += 1
+
+    def put(self, text: str) -> None:
+        """Write and flush; a file that cannot take it (full disk, /proc) is an OutputUnusable."""
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except OSError as exc:
+            if self.path is None:
+                raise  # stdout: a closed pipe is handled by the command line
+            raise OutputUnusable(f"cannot write {printable(self.path)}: {exc.strerror or exc}") from None
 
     def format_row(self, result: RowResult) -> str:
         raise NotImplementedError
@@ -209,8 +207,7 @@ class CsvWriter(Writer):
         return buf.getvalue()
 
     def begin(self) -> None:
-        self.stream.write(self._line(self.header))
-        self.stream.flush()
+        self.put(self._line(self.header))
 
     def format_row(self, result: RowResult) -> str:
         row = result.row
@@ -265,7 +262,7 @@ _MD_TITLE = "<!-- qa-batch report -->\n"
 
 
 def md_escape(text: str) -> str:
-    text = _MD_ESCAPE.sub(r"\\\1", fold_whitespace(text))
+    text = _MD_ESCAPE.sub(r"\\\1", printable(fold_whitespace(text)))
     # A leading # + - or "1." would turn the line into a heading or a list.
     return re.sub(r"^([#+\-]|\d+[.)])", r"\\\1", text)
 
@@ -274,16 +271,20 @@ class MarkdownWriter(Writer):
     """A report for reading: questions, extracts as blockquotes with references, summary on top.
 
     Rows are appended as they are answered; on a file the summary block at the top is filled in
-    when the batch ends (on stdout, which cannot be rewritten, it comes at the end instead).
+    when the batch ends (on stdout or a device, which cannot be rewritten, it comes at the end instead).
     """
 
+    @property
+    def rewritable(self) -> bool:
+        """A regular file (through any links): the summary on top can be filled in by a rename."""
+        return self.path is not None and os.path.isfile(self.path)
+
     def begin(self) -> None:
-        where = "is filled in when the batch finishes" if self.path else "is at the end of this report"
-        self.stream.write(
-            f"{_MD_TITLE}# Answers to {md_escape(self.title)}\n\n"
+        where = "is filled in when the batch finishes" if self.rewritable else "is at the end of this report"
+        self.put(
+            f"{_MD_TITLE}# Answers to {md_escape(printable(self.title))}\n\n"
             f"<!-- qa-batch summary -->\n*The summary {where}.*\n<!-- /qa-batch summary -->\n\n"
         )
-        self.stream.flush()
 
     @staticmethod
     def summary_block(tally: Tally) -> str:
@@ -316,17 +317,24 @@ class MarkdownWriter(Writer):
         return "\n".join(lines)
 
     def finish(self, tally: Tally) -> None:
-        if self.path is None:
-            self.stream.write("---\n\n" + self.summary_block(tally))
-            self.stream.flush()
+        if not self.rewritable:
+            self.put("---\n\n" + self.summary_block(tally))
             return
         self.close()
-        # Rewritten through a temporary file and an atomic rename: a kill here loses nothing.
-        text = self.path.read_text("utf-8")
-        text = _MD_SUMMARY.sub(lambda m: self.summary_block(tally), text, count=1)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text(text, "utf-8")
-        os.replace(tmp, self.path)
+        # Rewritten through a temporary file and an atomic rename: a kill here loses nothing. The
+        # rename replaces the link's target, never a link of the user's.
+        real = Path(os.path.realpath(self.path))
+        tmp = real.with_name(f".{real.name}.tmp")
+        try:
+            with open(real, encoding="utf-8", newline="") as f:
+                text = f.read()
+            text = _MD_SUMMARY.sub(lambda m: self.summary_block(tally), text, count=1)
+            with open(tmp, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+            os.replace(tmp, real)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise OutputUnusable(f"cannot write the summary into {printable(self.path)}: {exc.strerror or exc}") from None
 
     @classmethod
     def scan(cls, text: str, expected: Writer) -> Existing:
@@ -347,7 +355,7 @@ class MarkdownWriter(Writer):
 
 def _md_extract(ex: Extract) -> list[str]:
     speaker = f"**{md_escape(ex.speaker)}:** " if ex.speaker else ""
-    ref = md_escape(ex.reference())
+    ref = md_escape(printable(ex.reference()))  # a file name's line break shows as \\n
     if ex.section == "metadata":
         ref += " (archivist's note, not the document's text)"
     return [f"> {speaker}{md_escape(ex.quote)}", "", f"— {ref} · score {ex.score:.2f}", ""]
@@ -366,23 +374,31 @@ def open_output(
         writer.begin()
         return writer, Existing()
     target = Path(path)
+    shown = printable(path)
     existing = Existing()
     try:
-        text = target.read_text("utf-8") if resume and target.exists() else ""
+        # Read as written: untranslated line ends (a CSV row ends in CRLF), and a character torn in
+        # half by a kill kept as surrogates, so that `keep` counts exactly the characters on disk.
+        text = ""
+        if resume and target.exists():
+            with open(target, encoding="utf-8", errors="surrogateescape", newline="") as f:
+                text = f.read()
         if text.strip():
             probe = cls(io.StringIO(), columns, title, target)
             try:
                 existing = cls.scan(text, probe)
             except OutputUnusable as exc:
-                raise OutputUnusable(f"cannot resume into {path}: {exc}") from None
-            kept = len(text[: existing.keep].encode("utf-8"))
+                raise OutputUnusable(f"cannot resume into {shown}: {exc}") from None
+            kept = text[: existing.keep].encode("utf-8", "surrogateescape")
+            try:
+                kept.decode("utf-8")
+            except UnicodeDecodeError:
+                raise OutputUnusable(f"cannot resume into {shown}: it is not UTF-8 text") from None
             with open(target, "r+b") as f:
-                f.truncate(kept)
+                f.truncate(len(kept))
         stream = open(target, "a" if existing.has_header else "w", encoding="utf-8", newline="")
-    except UnicodeDecodeError:
-        raise OutputUnusable(f"cannot resume into {path}: it is not UTF-8 text") from None
     except OSError as exc:
-        raise OutputUnusable(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise OutputUnusable(f"cannot write {shown}: {exc.strerror or exc}") from None
     writer = cls(stream, columns, title, target)
     if not existing.has_header:
         writer.begin()

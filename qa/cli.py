@@ -11,7 +11,15 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from .display import printable
+
 EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def say(message: object) -> None:
+    """A message for the person at the terminal (stderr): file names and text from documents in it
+    have their control characters shown, never obeyed."""
+    print(printable(message), file=sys.stderr)
 
 
 class IndexProgress:
@@ -53,11 +61,22 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=Path, help="index folder (default: ./index for the seeds)")
 
 
+def corpus_of(args) -> Path:
+    """--corpus (default ./seeds), refused with PathUnusable unless it is a folder."""
+    from .config import default_corpus
+    from .paths import check_corpus
+
+    corpus = args.corpus or default_corpus()
+    check_corpus(corpus)
+    return corpus
+
+
 def open_archive(args, refresh: bool = True):
     from .engine import Archive
 
+    corpus = corpus_of(args)
     with IndexProgress() as progress:
-        return Archive.open(args.corpus, args.index, refresh=refresh, progress_factory=progress)
+        return Archive.open(corpus, args.index, refresh=refresh, log=say, progress_factory=progress)
 
 
 # -- human output ----------------------------------------------------------------------------------
@@ -73,20 +92,20 @@ def print_answer(answer, console=None) -> None:
 
     console = console or Console(highlight=False)
     if answer.interpreted and answer.interpreted != answer.question:
-        console.print(Text(f"Interpreted as: {answer.interpreted}", style="italic dim"))
-    question = answer.interpreted or answer.question
+        console.print(Text(f"Interpreted as: {printable(answer.interpreted)}", style="italic dim"))
+    question = printable(answer.interpreted or answer.question)
 
     def render(ex, n: int, closest: bool = False) -> None:
-        quote = fold_whitespace(ex.quote)
+        quote = printable(fold_whitespace(ex.quote))
         body = Text("> ", style="dim")
         if ex.speaker:
-            body.append(f"{ex.speaker}: ", style="bold cyan")
+            body.append(f"{printable(ex.speaker)}: ", style="bold cyan")
         text = Text(quote)
         for start, end in matched_spans(quote, question):
             text.stylize("bold yellow", start, end)
         body.append_text(text)
         console.print(Text(f"[{n}] ", style="bold"), body, sep="")
-        ref = f"    — {ex.reference()}"
+        ref = f"    — {printable(ex.reference())}"
         if ex.section == "metadata":
             ref += " (archivist's note, not the document's text)"
         console.print(Text(ref + f"  score {ex.score:.2f}", style="dim"))
@@ -111,14 +130,14 @@ def cmd_ask(args) -> int:
     try:
         question = validate_question(args.question)
     except BadQuestion as exc:
-        print(f"qa ask: {exc}", file=sys.stderr)
+        say(f"qa ask: {exc}")
         return EXIT_BAD_INPUT
     archive = open_archive(args)
     docs = args.doc or None
     try:
         answer = archive.ask(question, k=args.k, docs=docs)
     except KeyError as exc:
-        print(f"qa ask: {exc.args[0]}", file=sys.stderr)
+        say(f"qa ask: {exc.args[0]}")
         return EXIT_BAD_INPUT
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
@@ -129,28 +148,23 @@ def cmd_ask(args) -> int:
 
 def cmd_index(args) -> int:
     from . import index as index_mod
-    from .config import default_corpus, default_index
+    from .config import default_index
     from .embed import Encoder
 
-    corpus = args.corpus or default_corpus()
+    corpus = corpus_of(args)
     root = args.index or default_index(corpus)
-    if not corpus.is_dir():
-        print(f"qa index: corpus folder not found: {corpus}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     if args.check:
         try:
             loaded = index_mod.load(root, verify="all")
             loaded.warm()
         except index_mod.IndexError_ as exc:
-            print(f"index {root}: {exc}")
+            print(printable(f"index {root}: {exc}"))
             return EXIT_BAD_INPUT if isinstance(exc, index_mod.IndexUnusable) else EXIT_PARTIAL
         st = index_mod.staleness(corpus, loaded)
-        print(f"index {root}: {len(loaded.docs)} documents, {loaded.n_sentences} sentences; {st.describe()}")
+        print(printable(f"index {root}: {len(loaded.docs)} documents, {loaded.n_sentences} sentences; {st.describe()}"))
         return EXIT_PARTIAL if st.stale else EXIT_OK
     with IndexProgress() as progress:
-        report = index_mod.build(
-            corpus, root, Encoder(), log=lambda m: print(m, file=sys.stderr), progress_factory=progress, force=args.rebuild
-        )
+        report = index_mod.build(corpus, root, Encoder(), log=say, progress_factory=progress, force=args.rebuild)
     print(
         f"indexed {report.documents} documents ({report.sentences} sentences, {report.passages} passages) "
         f"in {report.seconds:.1f}s: {len(report.embedded_documents)} embedded, {report.reused_documents} reused, "
@@ -198,7 +212,7 @@ def cmd_chat(args) -> int:
             if args.json:
                 print(json.dumps({"question": line, "error": str(exc)}, ensure_ascii=False), flush=True)
             else:
-                print(f"error: {exc}", flush=True)
+                print(printable(f"error: {exc}"), flush=True)
             continue
         if args.json:
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
@@ -244,77 +258,91 @@ def _batch_progress(total: int):
 def cmd_batch(args) -> int:
     from .batch import run_batch
     from .batch_input import InputUnusable, read_questions
-    from .batch_output import OutputUnusable, open_output, output_format
+    from .batch_output import open_output
+    from .paths import PathUnusable, check_output, output_format
 
     def fail(msg: str) -> int:
-        print(f"qa batch: {msg}", file=sys.stderr)
+        say(f"qa batch: {msg}")
         return EXIT_BAD_INPUT
 
     out = None if args.output in (None, "-") else args.output
     if args.resume and out is None:
         return fail("--resume needs -o OUTPUT (the file to continue)")
-    if out is not None and args.input != "-" and Path(out).resolve() == Path(args.input).resolve():
-        return fail("the output file would overwrite the question file")
     try:
+        fmt = output_format(out, args.format)
+        if out is not None:
+            check_output(out, [args.input])
         questions = read_questions(args.input, args.input_format)
-    except InputUnusable as exc:
+    except (InputUnusable, PathUnusable) as exc:
         return fail(str(exc))
     # The archive opens before the output does, so a bad corpus never leaves an empty output file.
     archive = open_archive(args)
     try:
-        writer, existing = open_output(
-            out, output_format(out, args.format), questions.columns, Path(questions.name).name, args.resume, sys.stdout
-        )
-    except OutputUnusable as exc:
+        writer, existing = open_output(out, fmt, questions.columns, Path(questions.name).name, args.resume, sys.stdout)
+    except PathUnusable as exc:
         return fail(str(exc))
     todo = sum(1 for r in questions.rows if r.key not in existing.done)
     try:
         with _batch_progress(todo) as advance:
             report = run_batch(archive, questions.rows, writer, k=args.k, done=existing.done, progress=advance)
+    except PathUnusable as exc:  # the output stopped taking rows (full disk, a file in /proc…)
+        kept = f"; the {writer.written} rows written before it are in {out}: add --resume to finish" if writer.written and out else ""
+        return fail(f"{exc}{kept}")
     except KeyboardInterrupt:
         if out is not None:
-            print(f"interrupted; the rows answered so far are in {out}: add --resume to finish", file=sys.stderr)
+            say(f"interrupted; the rows answered so far are in {out}: add --resume to finish")
         raise
     finally:
-        writer.close()
-    print(report.describe(out), file=sys.stderr)
+        try:
+            writer.close()
+        except OSError:
+            pass  # already reported by the write that failed
+    say(report.describe(out))
     return EXIT_PARTIAL if report.tally.errors else EXIT_OK
 
 def cmd_tui(args) -> int:
     from .tui import run
 
-    return run(args.corpus, args.index)
+    return run(args.corpus, args.index)  # problems with the corpus are shown inside the TUI
 
 
 def cmd_grade(args) -> int:
     """Thin wrapper over qa.grade.grade_file: arguments, output file, exit code."""
-    from .grade import FORMATS, QuizFileError, grade_file, read_rows
+    from .grade import QuizFileError, grade_file, read_rows
+    from .paths import PathUnusable, check_output, output_format
 
-    fmt = args.format or (args.output.suffix.lower().lstrip(".") if args.output else "") or "jsonl"
-    if fmt not in FORMATS:
-        print(f"qa grade: cannot tell the output format from {args.output}; use --format {'|'.join(FORMATS)}", file=sys.stderr)
+    def fail(msg: str) -> int:
+        say(f"qa grade: {msg}")
         return EXIT_BAD_INPUT
+
+    output = None if args.output is None or str(args.output) == "-" else args.output
     try:
+        fmt = output_format(output, args.format)
+        if output is not None:
+            check_output(output, [args.quiz])
         rows = list(read_rows(args.quiz))
-    except QuizFileError as exc:
-        print(f"qa grade: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except (QuizFileError, PathUnusable) as exc:
+        return fail(str(exc))
     archive = open_archive(args)
     try:
-        out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+        out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
     except OSError as exc:
-        print(f"qa grade: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return fail(f"cannot write {output}: {exc.strerror or exc}")
     try:
         with IndexProgress("Grading", minimum=1) as progress:
             summary = grade_file(archive, args.quiz, out, fmt, progress=progress(len(rows)), rows=rows)
+    except PathUnusable as exc:  # the output stopped taking rows (full disk, a file in /proc…)
+        return fail(str(exc))
     finally:
         if out is not sys.stdout:
-            out.close()
+            try:
+                out.close()
+            except OSError:
+                pass  # a failed write has said so already
     counts = ", ".join(f"{n} {v}" for v, n in summary.counts.items())
     errors = f", {summary.errors} rows with errors" if summary.errors else ""
-    where = f" -> {args.output}" if args.output else ""
-    print(f"graded {summary.graded} answers ({counts}; mean score {summary.mean_score:.2f}){errors}{where}", file=sys.stderr)
+    where = f" -> {output}" if output else ""
+    say(f"graded {summary.graded} answers ({counts}; mean score {summary.mean_score:.2f}){errors}{where}")
     return EXIT_PARTIAL if summary.errors else EXIT_OK
 
 
@@ -340,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_index)
 
     from .batch_input import INPUT_FORMATS
-    from .batch_output import OUTPUT_FORMATS
+    from .paths import OUTPUT_FORMATS
 
     p = sub.add_parser("batch", help="answer a file of questions (.txt, .csv, .jsonl) into jsonl, csv or Markdown")
     p.add_argument("input", help="question file, or - for stdin (then give --input-format)")
@@ -355,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("grade", help="mark students' short answers correct/partial/incorrect, quoting the archive")
     p.add_argument("quiz", type=Path, help=".csv or .jsonl with question, answer, optional reference, id, student")
     p.add_argument("-o", "--output", type=Path, help="output file (default: standard output)")
-    p.add_argument("--format", choices=["csv", "jsonl", "md"], help="default: from the output's suffix, else jsonl")
+    p.add_argument("--format", choices=OUTPUT_FORMATS, help="output format (default: from -o's extension, else jsonl)")
     _common(p)
     p.set_defaults(func=cmd_grade)
 
@@ -377,6 +405,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .documents import CorpusError
     from .embed import ModelMissing
     from .index import IndexError_
+    from .paths import PathUnusable
 
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -389,11 +418,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error("--k must be at least 1")
     try:
         return args.func(args)
-    except CorpusError as exc:
-        print(f"qa: {exc}", file=sys.stderr)
+    except (CorpusError, PathUnusable) as exc:
+        say(f"qa {args.command}: {exc}")
         return EXIT_BAD_INPUT
     except (IndexError_, ModelMissing) as exc:
-        print(f"qa: {exc}", file=sys.stderr)
+        say(f"qa: {exc}")
         return EXIT_PARTIAL
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,6 +1,7 @@
 """The one object that answers questions. CLI, batch, grading and the TUI all call `Archive`."""
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import unicodedata
@@ -13,6 +14,7 @@ import numpy as np
 from . import index as index_mod
 from .config import MAX_QUESTION_CHARS, default_corpus, default_index
 from .embed import Encoder
+from .paths import corpus_problem
 from .retrieve import allowed_rows, candidates
 from .spans import select
 from .types import Answer
@@ -24,15 +26,19 @@ class BadQuestion(ValueError):
     """The question cannot be asked as typed (empty, too long, control characters)."""
 
 
+_LINE_BREAKS = re.compile(r"[ \t\r\n]*[\t\r\n][ \t\r\n]*")  # not \s: other controls stay refused
+
+
 def validate_question(question: object) -> str:
     if not isinstance(question, str):
         raise BadQuestion("the question must be text")
-    q = question.strip()
+    # A question typed or pasted over several lines is one question: line breaks and tabs are spaces.
+    q = _LINE_BREAKS.sub(" ", question).strip()
     if not q:
         raise BadQuestion("the question is empty")
     if len(q) > MAX_QUESTION_CHARS:
         raise BadQuestion(f"the question is too long ({len(q)} characters; the limit is {MAX_QUESTION_CHARS})")
-    bad = [c for c in q if unicodedata.category(c) == "Cc" and c != "\t"]
+    bad = [c for c in q if unicodedata.category(c) == "Cc"]
     if bad:
         raise BadQuestion(f"the question contains control characters ({', '.join(repr(c) for c in sorted(set(bad)))})")
     return q
@@ -104,8 +110,9 @@ class Archive:
             if loaded is not None and not refresh:
                 self._set(loaded, "fresh")
                 return self.state
-            if not self.corpus.is_dir():
-                raise index_mod.docs_mod.CorpusError(f"corpus folder not found: {self.corpus}")
+            unusable = corpus_problem(self.corpus)  # missing, a file, a broken link
+            if unusable:
+                raise index_mod.docs_mod.CorpusError(unusable)
             if loaded is not None:
                 st = index_mod.staleness(self.corpus, loaded)
                 if not st.stale:

@@ -16,6 +16,7 @@ import math
 import re
 import string
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from functools import lru_cache
@@ -24,8 +25,10 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, Sequen
 
 import numpy as np
 
-from .batch_input import FileUnusable, csv_records, json_lines, read_text
+from .batch_input import FileUnusable, csv_records, field_count_problem, json_lines, read_text
+from .display import printable
 from .embed import ModelMissing
+from .paths import OutputUnusable
 from .text import STOPWORDS, WORD_RE, content_words, fold, stem, words
 from .types import Extract
 
@@ -1323,13 +1326,13 @@ def _csv_rows(path: Path, text: str) -> Iterator[QuizRow | RowError]:
         raise QuizFileError(f"{path}: duplicate column(s) {', '.join(dup)}")
 
     def rows() -> Iterator[QuizRow | RowError]:
-        for start, _, values in csv_records(reader):
+        for start, end, values in csv_records(reader, text):
             if isinstance(values, csv.Error):
                 yield RowError(start, f"unreadable CSV row: {values}")
                 continue
             raw = dict(zip(header, values))
             if len(values) != len(header):
-                yield RowError(start, f"row has {len(values)} fields, the header has {len(header)}", raw)
+                yield RowError(start, f"row has {field_count_problem(text, start, end, values, header, reader.dialect)}", raw)
                 continue
             yield _row(start, raw)
 
@@ -1405,25 +1408,39 @@ class Writer:
                 if c not in cols:
                     cols.append(c)
             self._csv = csv.DictWriter(out, fieldnames=cols + list(OUTPUT_FIELDS), extrasaction="ignore", lineterminator="\n")
-            self._csv.writeheader()
-            out.flush()
+            with self._writing():
+                self._csv.writeheader()
+                out.flush()
+
+    @contextmanager
+    def _writing(self):
+        """A file that stops taking rows (full disk, a file in /proc) is an OutputUnusable in words."""
+        try:
+            yield
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            name = getattr(self.out, "name", "the output")
+            raise OutputUnusable(f"cannot write {printable(name)}: {exc.strerror or exc}") from None
 
     def write(self, g: Grade) -> None:
         self.grades.append(g)
         row = g.to_json()
-        if self.fmt == "jsonl":
-            self.out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        elif self.fmt == "csv":
-            row["reasons"] = "; ".join(row["reasons"])
-            self._csv.writerow({k: ("" if v is None else v) for k, v in row.items()})
-        else:
-            return
-        self.out.flush()
+        with self._writing():
+            if self.fmt == "jsonl":
+                self.out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            elif self.fmt == "csv":
+                row["reasons"] = "; ".join(row["reasons"])
+                self._csv.writerow({k: ("" if v is None else v) for k, v in row.items()})
+            else:
+                return
+            self.out.flush()
 
     def close(self) -> None:
         if self.fmt == "md":
-            self.out.write(markdown_report(self.grades, self.source))
-            self.out.flush()
+            with self._writing():
+                self.out.write(markdown_report(self.grades, self.source))
+                self.out.flush()
 
 
 @dataclass
@@ -1449,8 +1466,8 @@ def summarize(grades: Sequence[Grade]) -> Summary:
 
 
 def _md(text: object) -> str:
-    """Table-cell safe: one line, pipes escaped."""
-    return re.sub(r"\s+", " ", str(text)).replace("|", "\\|").strip()
+    """Table-cell safe: one line, pipes escaped, control characters shown (qa.display)."""
+    return printable(re.sub(r"\s+", " ", str(text))).replace("|", "\\|").strip()
 
 
 def markdown_report(grades: Sequence[Grade], source: str = "") -> str:
@@ -1511,7 +1528,7 @@ def _answers_md(grades: Sequence[Grade]) -> list[str]:
             out.append("")
             out.append("  > " + _md(g.evidence.quote))
             note = " (archivist's note, not the document's text)" if g.evidence.section == "metadata" else ""
-            out.append(f"  > — {_md(g.evidence.reference())}{note}")
+            out.append(f"  > — {_md(printable(g.evidence.reference()))}{note}")
         out.append("")
     return out
 

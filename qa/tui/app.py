@@ -20,6 +20,7 @@ from textual.widgets import Footer, Header, Input, Static
 
 from ..config import default_corpus
 from ..engine import Archive, BadQuestion, validate_question
+from ..display import printable
 from ..export import citation_text, conversation_markdown
 from ..types import Extract
 from .screens import HelpScreen, ViewerScreen
@@ -135,8 +136,9 @@ class QaApp(App):
         self.notices: list[tuple[str, str]] = []
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout=None, markup: bool = False) -> None:
-        # Messages carry paths and exception text: never parse them as markup. Kept in `notices`
-        # so what the user was told can be checked.
+        # Messages carry paths and exception text: never parse them as markup, show their control
+        # characters (qa.display). Kept in `notices` so what the user was told can be checked.
+        message = printable(message, keep="\n")
         self.notices.append((severity, message))
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
@@ -158,7 +160,7 @@ class QaApp(App):
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.title = f"qa · {self.corpus.name}"
+        self.title = printable(f"qa · {self.corpus.name}")
         self.sub_title = "opening the archive…"
         documents = self.query_one(DocumentList)
         documents.border_title = "Documents"
@@ -183,6 +185,7 @@ class QaApp(App):
             pass
 
     def _log(self, message: str) -> None:
+        message = printable(message, keep="\n")
         severity = "warning" if message.startswith("warning") or "corrupt" in message else "information"
         self._from_thread(self.notify, message, title="Index", severity=severity)
         self._from_thread(self._say, message)
@@ -300,7 +303,7 @@ class QaApp(App):
         if self.archive is None:
             return docs
         by_doc = {r.doc: r.meta.title or r.doc for r in self.archive.documents}
-        return [by_doc.get(d, d) for d in docs]
+        return [printable(by_doc.get(d, d)) for d in docs]
 
     def on_document_list_filter_changed(self, event: DocumentList.FilterChanged) -> None:
         self.filter = event.selected

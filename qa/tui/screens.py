@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static, TextArea
 
+from ..display import printable, printable_same_length
 from ..types import Extract
 from .widgets import describe_document
 
@@ -23,7 +24,9 @@ _OTHER_BREAKS = re.compile("\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 def display_text(text: str) -> str:
-    return _OTHER_BREAKS.sub(lambda m: " \n" if m.group() == "\r\n" else " ", text)
+    """The document as the viewer shows it: same length, so offsets stay valid; only "\\n" breaks
+    lines, and the remaining control characters show as signs (ESC as ␛), never reach the terminal."""
+    return printable_same_length(_OTHER_BREAKS.sub(lambda m: " \n" if m.group() == "\r\n" else " ", text))
 
 
 class DocumentText(TextArea):
@@ -83,8 +86,8 @@ class ViewerScreen(Screen):
 
     def compose(self) -> ComposeResult:
         meta = self.record.meta
-        title = Content.styled(meta.title or self.record.doc, "bold")
-        detail = " · ".join(x for x in (describe_document(meta), meta.archive, self.record.doc) if x)
+        title = Content.styled(printable(meta.title or self.record.doc), "bold")
+        detail = printable(" · ".join(x for x in (describe_document(meta), meta.archive, self.record.doc) if x))
         yield Static(title + Content.styled(f"\n{detail}", "$text-muted"), id="viewer-title")
         yield Static(id="viewer-status")
         yield DocumentText(self.text, [(e.start, e.end) for e in self.extracts], id="document")
@@ -104,7 +107,7 @@ class ViewerScreen(Screen):
         self.query_one(DocumentText).show_span(ex.start, ex.end)
         parts = [f"Cited span {self.index + 1} of {len(self.extracts)}", f"line {ex.line}", f"characters {ex.start}–{ex.end}"]
         if ex.speaker:
-            parts.append(f"speaker {ex.speaker}")
+            parts.append(f"speaker {printable(ex.speaker)}")
         if ex.section == "metadata":
             parts.append("archivist's note")
         self.query_one("#viewer-status", Static).update(" · ".join(parts))

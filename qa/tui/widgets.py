@@ -11,6 +11,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
+from ..display import printable
 from ..export import NO_ANSWER
 from ..highlight import matched_spans
 from ..text import fold_whitespace
@@ -32,19 +33,20 @@ def describe_document(meta) -> str:
     people = " → ".join(p for p in (meta.author, meta.recipient) if p)
     if people:
         parts.append(people)
-    return " · ".join(parts)
+    return printable(" · ".join(parts))
 
 
 def card_content(ex: Extract, label: str, question: str) -> Content:
-    """The text of one card: quote (folded for display, matched words highlighted), reference, confidence."""
-    quote = fold_whitespace(ex.quote)
+    """The text of one card: quote (folded for display, matched words highlighted), reference, confidence.
+    Control characters of the document show as `\\x1b` and the like (qa.display), never reach the terminal."""
+    quote = printable(fold_whitespace(ex.quote))
     body = Content(quote)
-    for start, end in matched_spans(quote, question):
+    for start, end in matched_spans(quote, printable(question)):
         body = body.stylize("bold $text-accent", start, end)
     head = Content.styled(f"{label} ", "bold")
     if ex.speaker:
-        head += Content.styled(f"{ex.speaker}: ", "bold $text-primary")
-    reference = f"— {ex.reference()}"
+        head += Content.styled(f"{printable(ex.speaker)}: ", "bold $text-primary")
+    reference = f"— {printable(ex.reference())}"
     if ex.section == "metadata":
         reference += " (archivist's note, not the document's text)"
     footer = Content.styled(reference, "$text-muted") + Content.styled(
@@ -103,11 +105,11 @@ class TurnView(Vertical):
         self._status = Static("Waiting for the archive to open…", classes="status")
 
     def compose(self) -> ComposeResult:
-        yield Static(Content.styled(f"› {self.question}", "bold"), classes="question")
+        yield Static(Content.styled(f"› {printable(self.question)}", "bold"), classes="question")
         if self.docs:
             n = len(self.docs)
             scope = f"Searched only {n} document{'s' if n != 1 else ''}: " + "; ".join(self.doc_titles)
-            yield Static(Content(scope), classes="scope")
+            yield Static(Content(printable(scope)), classes="scope")
         yield self._status
 
     def set_status(self, text: str) -> None:
@@ -118,7 +120,7 @@ class TurnView(Vertical):
         self._status.remove()
         widgets: list = []
         if answer.interpreted and answer.interpreted != self.question:
-            widgets.append(Static(Content(f"Interpreted as: {answer.interpreted}"), classes="interpreted"))
+            widgets.append(Static(Content(f"Interpreted as: {printable(answer.interpreted)}"), classes="interpreted"))
         shown_question = answer.interpreted or answer.question
         if answer.abstained:
             widgets.append(Static(NO_ANSWER, classes="abstained"))
@@ -133,7 +135,7 @@ class TurnView(Vertical):
 
     def show_error(self, message: str) -> None:
         self.error = message
-        self._status.update(Content(message))
+        self._status.update(Content(printable(message, keep="\n")))
         self._status.add_class("error")
 
     @property
@@ -172,7 +174,7 @@ class DocumentList(OptionList):
         meta = self.records[doc].meta  # type: ignore[attr-defined]
         mark = "[x] " if doc in self.selected else "[ ] "
         prompt = Content.styled(mark, "bold $text-success" if doc in self.selected else "$text-muted")
-        prompt += Content.styled(meta.title or doc, "bold")
+        prompt += Content.styled(printable(meta.title or doc), "bold")
         detail = describe_document(meta)
         if detail:
             prompt += Content.styled(f"\n{detail}", "italic")
