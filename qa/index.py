@@ -50,7 +50,7 @@ EXACT_SEARCH_LIMIT = 50_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
-SECTION_CODES = {"body": 0, "metadata": 1}
+SECTION_CODES = {"body": 0, "metadata": 1, "structure": 2}
 SECTION_NAMES = {v: k for k, v in SECTION_CODES.items()}
 
 Log = Callable[[str], None]
@@ -169,6 +169,7 @@ class LoadedIndex:
                 meta = DocumentMeta(**json.loads(r[5]))
                 meta.metadata_spans = [tuple(x) for x in meta.metadata_spans]
                 meta.boilerplate_spans = [tuple(x) for x in meta.boilerplate_spans]
+                meta.structure_spans = [tuple(x) for x in meta.structure_spans]
                 self.docs.append(DocRecord(r[0], r[1], r[2], r[3], r[4], meta, r[6], r[7], r[8], r[9]))
                 self.texts.append(r[10])
             s = con.execute(

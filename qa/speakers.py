@@ -43,12 +43,13 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from pathlib import Path
 from typing import Optional
 
 from .types import Document, Sentence
 
-SPEAKER_VERSION = "1"
+SPEAKER_VERSION = "2"  # 2: anatomy (participants, relayed texts, institution authors)
 
 AUTHOR = "<author>"  # alias value meaning "the document's author"
 # Deliberately tiny: only phrases that mean the same in every archive. Titles ("the President")
@@ -412,19 +413,54 @@ def _explicit_cue(masked: str, line_start: bool) -> Optional[tuple[str, str, int
 class _DocState:
     """Per-document name resolution: aliases, in-text title links, pronouns, the last partner."""
 
-    def __init__(self, doc: Document, aliases: dict[str, str]):
+    def __init__(self, doc: Document, aliases: dict[str, str], author: Optional[str] = None):
+        """`author` overrides the document's author (for a text relayed inside the document)."""
         self.sidecar = _clean_table(doc.meta.aliases if isinstance(doc.meta.aliases, dict) else {})
         self.names = {**DEFAULT_ALIASES, **aliases, **self.sidecar}
         self.corpus = aliases
-        self.author = canonical_speaker(doc.meta.author, self.names) if doc.meta.author else None
+        self.author = _author_speaker(doc, author or doc.meta.author, self.names)
         if self.author == AUTHOR:
             self.author = None
+        # Titles of the people the document itself names with their office: its participants list
+        # and its title ("Chairman Khrushchev", "Alexey Kosygin, Chairman of the Council of
+        # Ministers"). A title two different people hold is ambiguous unless one of them is the
+        # author (who says "I"): then it is the other ("the Ambassador" in an ambassador's memo).
+        self.roles: dict[str, str] = {}
+        self.unnamed_roles: dict[str, str] = {}  # "The President" listed without a name
+        holders: dict[str, set[str]] = {}
+        meta = doc.meta
+        people = [p for p in list(meta.participants or []) + list(meta.authors or []) + list(meta.recipients or [])
+                  if isinstance(p, dict) and p.get("kind", "person") == "person"]
+        for p in people:
+            role = p.get("role") or ""
+            if not role:
+                continue
+            keys = _title_keys(role.split(",")[0] + " ")
+            if p.get("name"):
+                who = canonical_speaker(p["name"], self.names)
+                for k in keys:
+                    holders.setdefault(k, set()).add(who)
+            else:
+                for k in keys:
+                    self.unnamed_roles.setdefault(k, "the " + role.split(",")[0].strip())
+        for k, whos in holders.items():
+            if len(whos) > 1 and self.author in whos:
+                whos = whos - {self.author}
+            if len(whos) == 1 and k not in self.unnamed_roles:
+                self.roles[k] = next(iter(whos))
         # Every "President Kennedy" in the file (header included) links "president" -> Kennedy.
         self.links: list[tuple[int, list[str], str]] = []
         self.first: dict[str, str] = {}
+        furniture = sorted(tuple(x) for x in (doc.meta.structure_spans or []))
         for m in _TITLED_RE.finditer(doc.text):
+            k = bisect_right(furniture, (m.start(), float("inf"))) - 1
+            if k >= 0 and furniture[k][0] <= m.start() < furniture[k][1]:
+                continue  # header lists are read by the anatomy (participants), line by line
             who = canonical_speaker(m.group("tn"), self.names)
-            if who.split()[-1] in _NAME_STOP:
+            tn_words = m.group("tn").split()
+            # "President\nThe Secretary" in a participants list is two entries, not a titled name
+            if who.split()[-1] in _NAME_STOP or tn_words[0] in _NAME_STOP or tn_words[-1].lower() in _TITLE_SET \
+                    or tn_words[-1].lower().rstrip(".") in _HONOR_SET:
                 continue
             keys = _title_keys(m.group(0)[: m.start("tn") - m.start()])
             self.links.append((m.start(), keys, who))
@@ -451,9 +487,17 @@ class _DocState:
             if m.group("pron") == "I":
                 return self.author
             return self.last_subject or self.partner
+        if m.group("name") and mention.split()[0] in ("The", "the"):
+            t = _PERSON_KIND.fullmatch("the " + mention.split(None, 1)[1]) if " " in mention else None
+            if t is not None and t.group("title"):
+                m = t  # "The Secretary" read as a name is the title phrase it is
         if m.group("title"):
             words = [w.lower() for w in re.split(r"\s+", m.group("tt")) if w]
-            who = _title_lookup(words, [self.sidecar, self.current, self.first, self.corpus])
+            who = _title_lookup(words, [self.sidecar, self.current, self.roles, self.first, self.corpus])
+            if who is None:
+                # listed without a name ("The President" among the participants): that office,
+                # not whoever spoke last
+                who = _title_lookup(words, [self.unnamed_roles])
             if who is None:
                 who = self.partner
         else:
@@ -461,6 +505,17 @@ class _DocState:
             if who == mention and m.group("alias"):
                 who = None
         return self.author if who == AUTHOR else who
+
+
+def _author_speaker(doc: Document, name: Optional[str], names: dict[str, str]) -> Optional[str]:
+    """The speaker an author's name stands for: a person's canonical name, an institution as named
+    ("Soviet Government", not its last word)."""
+    if not name:
+        return None
+    for p in doc.meta.authors or []:
+        if isinstance(p, dict) and p.get("kind") == "institution" and p.get("name") == name:
+            return name
+    return canonical_speaker(name, names)
 
 
 def _title_keys(title: str) -> list[str]:
@@ -540,12 +595,25 @@ def _uncued(masked: str, st: _DocState, known: set[str], known_words: set[str]) 
 def attribute_speakers(doc: Document, sentences: list[Sentence], aliases: dict[str, str]) -> None:
     """Sets Sentence.speaker (canonical surname, or None) for every body sentence; metadata
     sentences get None. Unattributed body text is the author's (None if the author is unknown)."""
-    st = _DocState(doc, aliases)
-    author = st.author
-    body = [s for s in sentences if s.section == "body"]
     for s in sentences:
         s.speaker = None
+    body = [s for s in sentences if s.section == "body"]
+    # First person belongs to the author of the text it is in: a letter relayed inside a telegram
+    # ("Begin text … End text") is attributed on its own, with its own author.
+    texts = [(int(e["start"]), int(e["end"]), e.get("author")) for e in (doc.meta.embedded or [])
+             if isinstance(e, dict) and "start" in e and "end" in e]
+    inner: set[int] = set()
+    for start, end, who in texts:
+        part = [s for s in body if start <= s.start < end]
+        inner.update(id(s) for s in part)
+        if part:
+            _attribute(doc, part, _DocState(doc, aliases, author=who))
+    _attribute(doc, [s for s in body if id(s) not in inner], _DocState(doc, aliases))
 
+
+def _attribute(doc: Document, body: list[Sentence], st: "_DocState") -> None:
+    """Attribution of the body sentences of one text (the document's own, or a relayed one)."""
+    author = st.author
     # Pass 1: mask quotations, find explicit cues, learn who speaks in this document.
     masks: list[tuple[str, bool, Optional[int], bool]] = []
     cues: list[Optional[tuple[str, str, int]]] = []
@@ -568,7 +636,7 @@ def attribute_speakers(doc: Document, sentences: list[Sentence], aliases: dict[s
     # A lone "Word:" at a line start is a heading, not a speaker; transcripts have many labels.
     if sum(1 for c in cues if c and c[0] == "label") < 2:
         cues = [None if c and c[0] == "label" else c for c in cues]
-    known = {x for x in (author,) if x} | {w for _, _, w in st.links}
+    known = {x for x in (author,) if x} | {w for _, _, w in st.links} | set(st.roles.values())
     others: set[str] = set()
     author_speaks = False
     for cue in cues:
