@@ -765,6 +765,13 @@ def _first_person(text: str, start: int, end: int) -> bool:
     return len(_FIRST_PERSON_RE.findall(body)) >= 1
 
 
+def _drafter(note: Optional[str]) -> Optional[str]:
+    """"Drafted by Akalovsky", "Drafted and initialed by Thompson", "Prepared by Humphrey"."""
+    m = re.search(r"\b(?:Drafted|Prepared|Written)(?:\s+and\s+[a-z]+)?\s+by\s+"
+                  r"(?P<n>[A-Z][\w’'\-]+(?:\s+(?:[A-Z]\.\s*)*[A-Z][\w’'\-]+)?)", note or "")
+    return m.group("n") if m else None
+
+
 def read_anatomy(text: str, meta: DocumentMeta, header_read: bool) -> None:
     """Fill the anatomy of `meta` from `text`. `header_read` says a layout reader already found the
     title and where the body starts (the generic title rule is then skipped)."""
@@ -834,12 +841,11 @@ def read_anatomy(text: str, meta: DocumentMeta, header_read: bool) -> None:
             meta.author = signer_name
         elif meta.authors and meta.authors[0].get("name"):
             meta.author = meta.authors[0]["name"]
-        elif meta.kind == "memorandum of conversation" and meta.source_note and _first_person(text, body_start, body_end):
-            # the drafter of a record written in the first person ("I told him …") is its "I"
-            m = re.search(r"\bDrafted\s+by\s+(?P<n>[A-Z][\w’'\-]+(?:\s+(?:[A-Z]\.\s*)*[A-Z][\w’'\-]+)?)",
-                          meta.source_note)
-            if m:
-                meta.author = m.group("n")
+        elif meta.kind == "memorandum of conversation" and _first_person(text, body_start, body_end):
+            # a record written in the first person ("I told him …"): its drafter is its "I", else
+            # the first party of a title "… Between A and B"
+            between = [p["name"] for p in title_between(title) if p.get("name") and p["kind"] == "person"]
+            meta.author = _drafter(meta.source_note) or (between[0] if between else None)
     if meta.recipient is None:
         rec = next((p.get("name") or p.get("role") for p in meta.recipients if p.get("name") or p.get("role")), None)
         meta.recipient = rec or routed_to
