@@ -147,6 +147,7 @@ _TITLE_WORDS = {
     "commerce", "desk", "science", "intelligence", "information", "press", "personal", "permanent",
     "united", "nations", "soviet", "british", "french", "german", "us", "u.s.", "ussr", "cia",
 }
+_FUNCTION_WORDS = {"the", "of", "and", "to", "in", "at", "for", "his", "her", "on", "from", "with"}
 _NAME_WORD = r"(?:[A-Z]\.(?:[ \t]?[A-Z]\.)*|[A-Z][\w’'\-]*\.?)"
 
 
@@ -262,8 +263,9 @@ def person_from_phrase(phrase: str) -> dict:
         k = _trailing_name(ws)
         if k == len(ws):
             continue
-        if k > 0 and _low(ws[k - 1]).rstrip(".") not in _TITLE_WORDS and _low(ws[k - 1]) not in _TITLE_WORDS:
-            continue  # "Soviet Embassy Staff Smith"? only a title may precede a name
+        prev = _low(ws[k - 1]) if k > 0 else ""
+        if k > 0 and (prev in _FUNCTION_WORDS or (prev.rstrip(".") not in _TITLE_WORDS and prev not in _TITLE_WORDS)):
+            continue  # only a title may precede a name ("the Embassy in Yugoslavia" is a place)
         out["name"] = _titlecase(" ".join(ws[k:]))
         title = " ".join(w for w in ws[:k] if _low(w).rstrip(".") not in ("the", "mr", "mrs", "ms", "dr", "miss", "his", "her"))
         if extra and extra.lower().startswith("of the ") and not title:

@@ -22,6 +22,7 @@ A build writes a new generation beside the old one and only then points CURRENT 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import fcntl
 import json
 import os
@@ -37,7 +38,7 @@ import numpy as np
 from . import documents as docs_mod
 from .passages import CHUNKER_VERSION, split_document
 from .segment import SEGMENTER_VERSION
-from .speakers import SPEAKER_VERSION, attribute_speakers, load_aliases
+from .speakers import SPEAKER_VERSION, archive_titles, attribute_speakers, load_aliases
 from .text import TOKENIZER_VERSION, tokens
 from .types import Document, DocumentMeta, Passage, Sentence
 
@@ -514,6 +515,7 @@ def build(
         units: list[_DocUnits] = []
         skipped_sigs: dict = {}
         to_embed: list[_DocUnits] = []
+        fresh: list[_DocUnits] = []  # loaded from disk now, to be attributed below
         for path in files:
             rel = path.relative_to(corpus).as_posix()
             rec = old_docs.get(rel)
@@ -536,9 +538,9 @@ def build(
                     skipped_sigs[rel] = _stat_sig(path)
                 continue
             sentences, passages = split_document(document)
-            attribute_speakers(document, sentences, aliases)
             sig = _stat_sig(path)
             u = _DocUnits(document, sig["size"], sig["mtime_ns"], _sidecar_sig(path), sentences, passages)
+            fresh.append(u)
             # Same content (e.g. only touched) or only the speaker rules changed: keep the vectors.
             if old is not None and rec is not None and rec.get("sha256") == document.sha256:
                 _reuse_vectors(old, rel, u)
@@ -546,6 +548,17 @@ def build(
             else:
                 to_embed.append(u)
             units.append(u)
+
+        # Speakers, once every document is known: a title the document itself does not tie to a
+        # person ("The President" in a participants list) may be tied by the rest of the archive.
+        # Reused documents are attributed again only when that archive-wide table changed.
+        titles = archive_titles([u.document for u in units], aliases)
+        titles_sig = hashlib.sha1(json.dumps(titles, sort_keys=True).encode()).hexdigest()[:12]
+        relabel = old is None or old.manifest.get("archive_titles") != titles_sig
+        fresh_ids = {id(u) for u in fresh}
+        for u in units:
+            if id(u) in fresh_ids or relabel:
+                attribute_speakers(u.document, u.sentences, aliases, titles)
 
         if not units:
             raise EmptyCorpus(
@@ -565,7 +578,7 @@ def build(
 
         report.removed_documents = list(st.removed)
         keep = {old.gen.name} if old is not None else set()
-        gen = _write_generation(root, corpus, units, skipped_sigs)
+        gen = _write_generation(root, corpus, units, skipped_sigs, titles_sig)
         _publish(root, gen)
         _collect_garbage(root, keep | {gen.name, "CURRENT", ".lock"})
         report.documents = len(units)
@@ -701,7 +714,9 @@ def _build_faiss(vecs: np.ndarray):
     return index
 
 
-def _write_generation(root: Path, corpus: Path, units: list[_DocUnits], skipped_sigs: dict) -> Path:
+def _write_generation(
+    root: Path, corpus: Path, units: list[_DocUnits], skipped_sigs: dict, titles_sig: str = ""
+) -> Path:
     from .embed import DIM
 
     signature = speaker_signature(corpus)
@@ -776,6 +791,7 @@ def _write_generation(root: Path, corpus: Path, units: list[_DocUnits], skipped_
             "corpus": str(Path(corpus).resolve()),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "speakers": signature,
+            "archive_titles": titles_sig,  # see speakers.archive_titles
             "dense_index": "hnsw" if len(sent_vecs) > EXACT_SEARCH_LIMIT else "flat",
             "counts": {"documents": len(units), "sentences": s_off, "passages": p_off},
             "documents": manifest_docs,

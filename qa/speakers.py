@@ -413,8 +413,11 @@ def _explicit_cue(masked: str, line_start: bool) -> Optional[tuple[str, str, int
 class _DocState:
     """Per-document name resolution: aliases, in-text title links, pronouns, the last partner."""
 
-    def __init__(self, doc: Document, aliases: dict[str, str], author: Optional[str] = None):
-        """`author` overrides the document's author (for a text relayed inside the document)."""
+    def __init__(self, doc: Document, aliases: dict[str, str], author: Optional[str] = None,
+                 archive: Optional[dict[str, str]] = None):
+        """`author` overrides the document's author (for a text relayed inside the document);
+        `archive` is the archive's title table (see archive_titles)."""
+        self.archive = archive or {}
         self.sidecar = _clean_table(doc.meta.aliases if isinstance(doc.meta.aliases, dict) else {})
         self.names = {**DEFAULT_ALIASES, **aliases, **self.sidecar}
         self.corpus = aliases
@@ -428,6 +431,7 @@ class _DocState:
         self.roles: dict[str, str] = {}
         self.unnamed_roles: dict[str, str] = {}  # "The President" listed without a name
         holders: dict[str, set[str]] = {}
+        unnamed_people: list[tuple[str, list[str]]] = []
         meta = doc.meta
         people = [p for p in list(meta.participants or []) + list(meta.authors or []) + list(meta.recipients or [])
                   if isinstance(p, dict) and p.get("kind", "person") == "person"]
@@ -441,6 +445,7 @@ class _DocState:
                 for k in keys:
                     holders.setdefault(k, set()).add(who)
             else:
+                unnamed_people.append(("the " + role.split(",")[0].strip(), keys))
                 for k in keys:
                     self.unnamed_roles.setdefault(k, "the " + role.split(",")[0].strip())
         for k, whos in holders.items():
@@ -448,6 +453,8 @@ class _DocState:
                 whos = whos - {self.author}
             if len(whos) == 1 and k not in self.unnamed_roles:
                 self.roles[k] = next(iter(whos))
+        self._holders = holders
+        named_holders = {k: set(v) for k, v in holders.items()}
         # Every "President Kennedy" in the file (header included) links "president" -> Kennedy.
         self.links: list[tuple[int, list[str], str]] = []
         self.first: dict[str, str] = {}
@@ -466,6 +473,32 @@ class _DocState:
             self.links.append((m.start(), keys, who))
             for k in keys:
                 self.first.setdefault(k, who)
+        # titles this document gives to two people: the archive cannot say which one is meant
+        for _, keys, who in self.links:
+            for k in keys:
+                self._holders.setdefault(k, set()).add(who)
+        archive_all = self.archive
+        self.archive = {k: v for k, v in self.archive.items()
+                        if len(self._holders.get(k, set()) - {self.author}) <= 1}
+        # A participant listed by office alone ("The President") is none of the named participants:
+        # the one other holder the text names ("President Kennedy"), else the alias files' or the
+        # archive's holder, else the office itself ("the President") - never whoever spoke last.
+        self.unnamed: dict[str, str] = {}
+        for label, keys in unnamed_people:
+            keys = sorted(keys, key=len, reverse=True)  # "secretary of state" before "secretary"
+            named = set().union(*(named_holders.get(k, set()) for k in keys))
+            who = None
+            for k in keys:
+                linked = {w for _, ks, w in self.links if k in ks} - named
+                who = _title_lookup(k.split(), [self.sidecar, self.corpus])
+                if who is None and len(linked) == 1:
+                    who = next(iter(linked))
+                if who is None and archive_all.get(k) and archive_all[k] not in named:
+                    who = archive_all[k]
+                if who:
+                    break
+            for k in keys:
+                self.unnamed.setdefault(k, who or label)
         self.current: dict[str, str] = {}
         self._next_link = 0
         self.last_subject: Optional[str] = None  # latest third person who was a subject
@@ -493,11 +526,9 @@ class _DocState:
                 m = t  # "The Secretary" read as a name is the title phrase it is
         if m.group("title"):
             words = [w.lower() for w in re.split(r"\s+", m.group("tt")) if w]
-            who = _title_lookup(words, [self.sidecar, self.current, self.roles, self.first, self.corpus])
-            if who is None:
-                # listed without a name ("The President" among the participants): that office,
-                # not whoever spoke last
-                who = _title_lookup(words, [self.unnamed_roles])
+            who = _title_lookup(
+                words, [self.sidecar, self.unnamed, self.current, self.roles, self.first, self.corpus, self.archive]
+            )
             if who is None:
                 who = self.partner
         else:
@@ -592,7 +623,39 @@ def _uncued(masked: str, st: _DocState, known: set[str], known_words: set[str]) 
     return ("speaker" if _SPEECH_WORD_RE.search(masked) else "author"), who
 
 
-def attribute_speakers(doc: Document, sentences: list[Sentence], aliases: dict[str, str]) -> None:
+def archive_titles(documents, aliases: dict[str, str]) -> dict[str, str]:
+    """Titles that name one person across the archive: title key -> canonical speaker.
+
+    Each document votes once for every (title, holder) it shows: a titled mention ("President
+    Kennedy"), a participant listed with an office, a title's sender or recipient with an office.
+    A title goes to the holder most documents give it, when at least two documents do and at
+    least twice as many as give it to anyone else ("the President" -> Kennedy); a title many
+    people hold ("ambassador") names nobody. A document where two people hold the title does not
+    use the table for it. Used after the document's own evidence and the alias
+    files, before a title is left to the latest speaker.
+    """
+    votes: dict[str, dict[str, int]] = {}
+    for doc in documents:
+        st = _DocState(doc, aliases)
+        pairs = {(k, who) for _, keys, who in st.links for k in keys}
+        pairs |= set(st.roles.items())
+        for k, who in pairs:
+            if who and who != AUTHOR:
+                votes.setdefault(k, {}).setdefault(who, 0)
+                votes[k][who] += 1
+    out = {}
+    for k, holders in sorted(votes.items()):
+        ranked = sorted(holders.items(), key=lambda x: (-x[1], x[0]))
+        who, n = ranked[0]
+        runner = ranked[1][1] if len(ranked) > 1 else 0
+        if n >= 2 and n >= 2 * runner:
+            out[k] = who
+    return out
+
+
+def attribute_speakers(
+    doc: Document, sentences: list[Sentence], aliases: dict[str, str], archive: Optional[dict[str, str]] = None
+) -> None:
     """Sets Sentence.speaker (canonical surname, or None) for every body sentence; metadata
     sentences get None. Unattributed body text is the author's (None if the author is unknown)."""
     for s in sentences:
@@ -607,8 +670,8 @@ def attribute_speakers(doc: Document, sentences: list[Sentence], aliases: dict[s
         part = [s for s in body if start <= s.start < end]
         inner.update(id(s) for s in part)
         if part:
-            _attribute(doc, part, _DocState(doc, aliases, author=who))
-    _attribute(doc, [s for s in body if id(s) not in inner], _DocState(doc, aliases))
+            _attribute(doc, part, _DocState(doc, aliases, author=who, archive=archive))
+    _attribute(doc, [s for s in body if id(s) not in inner], _DocState(doc, aliases, archive=archive))
 
 
 def _attribute(doc: Document, body: list[Sentence], st: "_DocState") -> None:

@@ -285,3 +285,81 @@ def test_archive_anatomy(name):
     noted = [m for m in metas if m.source_note]
     assert len(noted) >= len(metas) // 2
     assert all(m.body_end is not None and any(s >= m.body_end for s, _ in m.metadata_spans) for m in noted)
+
+
+# --- titles resolved by the archive ------------------------------------------------------------
+
+KENNEDY_LETTER = """Letter From President Kennedy to Chairman Khrushchev
+
+Washington, October 27, 1962.
+
+Dear Mr. Chairman:
+
+I have read your letter with great care. President Kennedy wants an early settlement.
+
+John F. Kennedy
+"""
+
+VIENNA = """Memorandum of Conversation
+
+Vienna, June 3, 1961.
+
+PARTICIPANTS
+The President
+Chairman Khrushchev
+President Eisenhower's former interpreter, Mr. Smith
+
+The President said that he wanted to avoid miscalculation.
+
+Mr. Khrushchev said that the Soviet Union would sign a peace treaty. He recalled President Eisenhower's visit.
+
+The President replied that the rights of the West in Berlin were clear.
+"""
+
+
+def test_archive_titles_name_an_office_the_document_lists_without_a_name(tmp_path):
+    from qa.speakers import archive_titles
+
+    (tmp_path / "a.txt").write_text(KENNEDY_LETTER, encoding="utf-8")
+    (tmp_path / "b.txt").write_text(KENNEDY_LETTER.replace("October 27", "October 28"), encoding="utf-8")
+    (tmp_path / "c.txt").write_text(VIENNA, encoding="utf-8")
+    docs = [load_document(tmp_path, p) for p in corpus_files(tmp_path)]
+    table = archive_titles(docs, {})
+    assert table["president"] == "Kennedy" and table["chairman"] == "Khrushchev"
+    vienna = docs[2]
+    sentences, _ = split_document(vienna)
+    attribute_speakers(vienna, sentences, {})
+    alone = {vienna.text[s.start:s.end]: s.speaker for s in sentences}
+    # without the archive: the office, never the last speaker or a president merely mentioned
+    assert alone["The President replied that the rights of the West in Berlin were clear."] == "the President"
+    attribute_speakers(vienna, sentences, {}, table)
+    got = {vienna.text[s.start:s.end]: s.speaker for s in sentences}
+    assert got["The President said that he wanted to avoid miscalculation."] == "Kennedy"
+    assert got["The President replied that the rights of the West in Berlin were clear."] == "Kennedy"
+    assert got["Mr. Khrushchev said that the Soviet Union would sign a peace treaty."] == "Khrushchev"
+
+
+def test_index_build_uses_the_archive_titles(tmp_path, encoder):
+    from qa import index as index_mod
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(KENNEDY_LETTER, encoding="utf-8")
+    (corpus / "c.txt").write_text(VIENNA, encoding="utf-8")
+    root = tmp_path / "idx"
+    index_mod.build(corpus, root, encoder)
+    loaded = index_mod.load(root)
+
+    def speaker(start: str) -> str:
+        i = next(i for i in range(loaded.n_sentences) if loaded.sentence_text(i).startswith(start))
+        return loaded.sent_speaker[i]
+
+    assert speaker("The President replied") == "the President"  # one letter is not enough
+    # a second letter makes "the President" Kennedy across the archive: the memo is re-attributed
+    # although it did not change (and keeps its vectors)
+    (corpus / "b.txt").write_text(KENNEDY_LETTER.replace("October 27", "October 28"), encoding="utf-8")
+    report = index_mod.build(corpus, root, encoder)
+    assert report.embedded_documents == ["b.txt"]
+    loaded = index_mod.load(root)
+    assert speaker("The President replied") == "Kennedy"
+    assert loaded.section(next(i for i in range(loaded.n_sentences) if loaded.sentence_text(i) == "PARTICIPANTS")) == "structure"
