@@ -743,7 +743,7 @@ def _generic_title(text: str, meta: DocumentMeta) -> None:
     if not is_heading:
         if len(blk) > 2 or len(joined) > 300 or re.search(r"[.!?]$", joined) or dateline(joined):
             return
-        if _field(first) or _label_line(first):
+        if _field(first) or _label_line(first) or _SALUTATION_RE.match(first):
             return
     if is_heading and len(blk) > 1:
         blk = blk[:1]

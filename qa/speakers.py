@@ -520,10 +520,13 @@ class _DocState:
             if m.group("pron") == "I":
                 return self.author
             return self.last_subject or self.partner
-        if m.group("name") and mention.split()[0] in ("The", "the"):
-            t = _PERSON_KIND.fullmatch("the " + mention.split(None, 1)[1]) if " " in mention else None
-            if t is not None and t.group("title"):
-                m = t  # "The Secretary" read as a name is the title phrase it is
+        if m.group("name"):
+            # "The Secretary" read as a name, or a bare "President said" (cable style), is the
+            # title phrase it is
+            rest = mention.split(None, 1)[1] if mention.split()[0] in ("The", "the") and " " in mention else mention
+            t = _PERSON_KIND.fullmatch("the " + rest)
+            if t is not None and t.group("title") and rest.split()[0].lower() in _TITLE_SET:
+                m = t
         if m.group("title"):
             words = [w.lower() for w in re.split(r"\s+", m.group("tt")) if w]
             who = _title_lookup(

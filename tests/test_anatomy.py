@@ -363,3 +363,13 @@ def test_index_build_uses_the_archive_titles(tmp_path, encoder):
     loaded = index_mod.load(root)
     assert speaker("The President replied") == "Kennedy"
     assert loaded.section(next(i for i in range(loaded.n_sentences) if loaded.sentence_text(i) == "PARTICIPANTS")) == "structure"
+
+
+def test_letter_without_a_title_line(tmp_path):
+    text = "Moscow, 26 October 1962\n\nDear Mr. President,\n\nI have received your message.\n\nRespectfully,\n\nN. Khrushchev\n"
+    doc, s = _doc(tmp_path, "khrushchev-letter.txt", text)
+    m = doc.meta
+    assert m.title == "khrushchev-letter" and m.kind == "letter"
+    assert (m.date, m.place, m.salutation, m.signature) == ("1962-10-26", "Moscow", "Dear Mr. President,", "N. Khrushchev")
+    assert s["I have received your message."].speaker == "Khrushchev"
+    assert s["Dear Mr. President,"].section == "structure"
