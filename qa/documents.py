@@ -275,25 +275,23 @@ def _parse_markdown_export(text: str, meta: DocumentMeta) -> bool:
     return True
 
 
-def _parse_plain(text: str, meta: DocumentMeta) -> None:
-    """A markdown '# Heading' or a short first line that is a title; the body is everything."""
-    m = re.match(r"\s*#\s+(.+)", text)
-    if m:
-        meta.title = m.group(1).strip()
-        meta.metadata_spans.append((m.start(1), m.end(1)))
-        body = re.search(r"\S", text[m.end():])
-        meta.body_start = m.end() + body.start() if body else len(text)
-    if meta.date is None:
-        head = text[:300]
-        meta.date = iso_date(head)
-
-
 def parse_header(text: str, filename: str) -> DocumentMeta:
+    """Title, date, people and the document's anatomy (see qa/anatomy.py).
+
+    The two web-export layouts are read first (their header is navigation and citation blocks);
+    every document then goes through the same general anatomy: title line, dateline, header
+    fields, salutation, signature, relayed texts and the Notes section.
+    """
+    from .anatomy import read_anatomy
+
     # Lone CRs (old Mac files) are line breaks to the header rules too; offsets are unchanged.
     text = line_break_view(text)
     meta = DocumentMeta(title=Path(filename).stem)
-    if not _parse_wilson_dump(text, meta) and not _parse_markdown_export(text, meta):
-        _parse_plain(text, meta)
+    header_read = _parse_wilson_dump(text, meta) or _parse_markdown_export(text, meta)
+    read_anatomy(text, meta, header_read)
+    if meta.date is None:
+        # no dateline: the first date near the top (an editorial note's "On June 19, 1961, …")
+        meta.date = iso_date(text[meta.body_start:meta.body_start + 300])
     if meta.author is None or meta.recipient is None:
         author, recipient = people_from_title(meta.title or "")
         meta.author = meta.author or author
@@ -308,7 +306,8 @@ def parse_header(text: str, filename: str) -> DocumentMeta:
 
 # Sidecar fields that hold text; `title` must be non-empty, the others may also be null.
 _SIDECAR_TEXT_FIELDS = ("title", "date", "date_text", "author", "recipient", "citation", "archive",
-                        "translator", "summary", "language")
+                        "translator", "summary", "language", "kind", "place", "time", "subject",
+                        "salutation", "closing", "signature", "source_note")
 
 
 def _json_type(value) -> str:

@@ -272,7 +272,11 @@ class Archive:
             if len(spoken):
                 rows_filter = spoken
         qtokens = frame.topic_tokens if frame.wants_speech and frame.topic_tokens else None
-        return frame, candidates(idx, qvec, q, doc_ids, query_tokens=qtokens, rows_filter=rows_filter)
+        from .anatomy import asks_for_structure
+
+        return frame, candidates(
+            idx, qvec, q, doc_ids, query_tokens=qtokens, rows_filter=rows_filter, include_structure=asks_for_structure(q)
+        )
 
     @staticmethod
     def _speaker_array(idx) -> np.ndarray:

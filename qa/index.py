@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import fcntl
 import hashlib
 import json
@@ -52,7 +53,7 @@ import numpy as np
 from . import documents as docs_mod
 from .passages import CHUNKER_VERSION, split_document
 from .segment import SEGMENTER_VERSION
-from .speakers import SPEAKER_VERSION, attribute_speakers, load_aliases
+from .speakers import SPEAKER_VERSION, archive_titles, attribute_speakers, load_aliases
 from .text import TOKENIZER_VERSION, tokens
 from .types import Document, DocumentMeta, Passage, Sentence
 
@@ -65,7 +66,7 @@ EXACT_SEARCH_LIMIT = 50_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
-SECTION_CODES = {"body": 0, "metadata": 1}
+SECTION_CODES = {"body": 0, "metadata": 1, "structure": 2}
 SECTION_NAMES = {v: k for k, v in SECTION_CODES.items()}
 
 Log = Callable[[str], None]
@@ -199,6 +200,7 @@ class LoadedIndex:
                 meta = DocumentMeta(**json.loads(r[5]))
                 meta.metadata_spans = [tuple(x) for x in meta.metadata_spans]
                 meta.boilerplate_spans = [tuple(x) for x in meta.boilerplate_spans]
+                meta.structure_spans = [tuple(x) for x in meta.structure_spans]
                 self.docs.append(DocRecord(r[0], r[1], r[2], r[3], r[4], meta, r[6], r[7], r[8], r[9]))
                 self.texts.append(r[10])
             s = con.execute(
@@ -794,6 +796,7 @@ def build(
         units: list[_DocUnits] = []
         skipped_sigs: dict = {}
         to_embed: list[_DocUnits] = []
+        fresh: list[_DocUnits] = []  # loaded from disk now, to be attributed below
         for path in files:
             rel = path.relative_to(corpus).as_posix()
             rec = old_docs.get(rel)
@@ -818,9 +821,9 @@ def build(
             for warning in document.warnings:
                 log(f"warning: {warning}")
             sentences, passages = split_document(document)
-            attribute_speakers(document, sentences, aliases)
             sig = _stat_sig(path)
             u = _DocUnits(document, sig["size"], sig["mtime_ns"], _sidecar_sig(path), sentences, passages)
+            fresh.append(u)
             # Same content (e.g. only touched) or only the speaker rules changed: keep the vectors.
             if old is not None and rec is not None and rec.get("sha256") == document.sha256:
                 _reuse_vectors(old, rel, u)
@@ -828,6 +831,17 @@ def build(
             else:
                 to_embed.append(u)
             units.append(u)
+
+        # Speakers, once every document is known: a title the document itself does not tie to a
+        # person ("The President" in a participants list) may be tied by the rest of the archive.
+        # Reused documents are attributed again only when that archive-wide table changed.
+        titles = archive_titles([u.document for u in units], aliases)
+        titles_sig = hashlib.sha1(json.dumps(titles, sort_keys=True).encode()).hexdigest()[:12]
+        relabel = old is None or old.manifest.get("archive_titles") != titles_sig
+        fresh_ids = {id(u) for u in fresh}
+        for u in units:
+            if id(u) in fresh_ids or relabel:
+                attribute_speakers(u.document, u.sentences, aliases, titles)
 
         if not units:
             raise EmptyCorpus(
@@ -848,7 +862,7 @@ def build(
         report.removed_documents = list(st.removed)
         keep = {old.gen.name} if old is not None else set()
         try:
-            gen = _write_generation(root, corpus, units, skipped_sigs)
+            gen = _write_generation(root, corpus, units, skipped_sigs, titles_sig)
         except (OSError, sqlite3.Error, RuntimeError) as exc:  # faiss reports write errors as RuntimeError
             raise IndexWriteFailed(root, _reason(exc)) from None
         try:
@@ -994,7 +1008,9 @@ def _build_faiss(vecs: np.ndarray):
     return index
 
 
-def _write_generation(root: Path, corpus: Path, units: list[_DocUnits], skipped_sigs: dict) -> Path:
+def _write_generation(
+    root: Path, corpus: Path, units: list[_DocUnits], skipped_sigs: dict, titles_sig: str = ""
+) -> Path:
     signature = speaker_signature(corpus)
 
     gen_name = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 100000:05d}"
@@ -1002,7 +1018,7 @@ def _write_generation(root: Path, corpus: Path, units: list[_DocUnits], skipped_
     tmp.mkdir(parents=True)
     try:
         (tmp / GEN_MARKER).write_bytes(b"")  # first of all: garbage collection recognises it by this
-        _write_generation_files(tmp, corpus, units, skipped_sigs, signature)
+        _write_generation_files(tmp, corpus, units, skipped_sigs, signature, titles_sig)
         gen = root / gen_name
         os.replace(tmp, gen)
     except BaseException:  # a failed build (disk full, interrupted) removes what it wrote
@@ -1012,7 +1028,9 @@ def _write_generation(root: Path, corpus: Path, units: list[_DocUnits], skipped_
     return gen
 
 
-def _write_generation_files(tmp: Path, corpus: Path, units: list[_DocUnits], skipped_sigs: dict, signature: str) -> None:
+def _write_generation_files(
+    tmp: Path, corpus: Path, units: list[_DocUnits], skipped_sigs: dict, signature: str, titles_sig: str = ""
+) -> None:
     from .embed import DIM
 
     sent_rows, pass_rows, doc_rows, bm25_tokens = [], [], [], []
@@ -1089,6 +1107,7 @@ def _write_generation_files(tmp: Path, corpus: Path, units: list[_DocUnits], ski
             "corpus": str(Path(corpus).resolve()),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "speakers": signature,
+            "archive_titles": titles_sig,  # see speakers.archive_titles
             "dense_index": "hnsw" if len(sent_vecs) > EXACT_SEARCH_LIMIT else "flat",
             "counts": {"documents": len(units), "sentences": s_off, "passages": p_off},
             "documents": manifest_docs,

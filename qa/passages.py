@@ -7,7 +7,7 @@ import re
 from .segment import line_of, line_starts, paragraph_starts, split_sentences
 from .types import Document, Passage, Sentence
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"  # 2: anatomy (structure lines, Notes as metadata)
 # MiniLM truncates at 256 word pieces; ~150 words stays under that for English prose.
 PASSAGE_MAX_WORDS = 150
 PASSAGE_OVERLAP_SENTENCES = 1
@@ -17,12 +17,31 @@ _WORD = re.compile(r"\S+")
 def _sections(doc: Document) -> list[tuple[int, int, str]]:
     """(start, end, section) ranges to segment, in document order.
 
-    Editorial text (summary, citation, title) is searchable but marked "metadata"; page
-    boilerplate and the gaps of the header are not indexed at all.
+    Editorial text (summary, citation, title before the body; a Notes section and footnotes after
+    it) is searchable but marked "metadata". The body's furniture found by the anatomy (dateline,
+    header fields, salutation, signature, begin/end markers, telegram numbers) is "structure":
+    indexed and quotable, but not a candidate for content questions. Page boilerplate and the
+    gaps of the header are not indexed at all.
     """
     meta = doc.meta
-    spans = [(s, e, "metadata") for s, e in meta.metadata_spans if 0 <= s < e <= meta.body_start]
-    spans.append((meta.body_start, len(doc.text), "body"))
+    n = len(doc.text)
+    body_start = max(0, min(int(meta.body_start), n))
+    spans = [(s, e, "metadata") for s, e in meta.metadata_spans if 0 <= s < e <= body_start]
+    marks = [(int(s), min(int(e), n), "metadata") for s, e in meta.metadata_spans if body_start <= s < e]
+    marks += [(int(s), min(int(e), n), "structure") for s, e in (meta.structure_spans or []) if body_start <= s < e]
+    marks.sort()
+    pos = body_start
+    for s, e, section in marks:
+        if s < pos:  # overlapping marks: the earlier one wins
+            s = pos
+        if s >= e:
+            continue
+        if s > pos:
+            spans.append((pos, s, "body"))
+        spans.append((s, e, section))
+        pos = e
+    if pos < n:
+        spans.append((pos, n, "body"))
     spans.sort()
     return spans
 
@@ -30,10 +49,12 @@ def _sections(doc: Document) -> list[tuple[int, int, str]]:
 def split_document(doc: Document) -> tuple[list[Sentence], list[Passage]]:
     text = doc.text
     lines = line_starts(text)
+    # Paragraphs are counted over the whole text, so a body paragraph cut by a structure line
+    # (a telegram's number before its first sentence) keeps one index on both sides.
+    paras = paragraph_starts(text) or [0]
     sentences: list[Sentence] = []
     passages: list[Passage] = []
     for sec_start, sec_end, section in _sections(doc):
-        paras = paragraph_starts(text, sec_start, sec_end) or [sec_start]
         first_in_section = len(sentences)
         for s, e in split_sentences(text, sec_start, sec_end):
             para = max(0, bisect.bisect_right(paras, s) - 1)

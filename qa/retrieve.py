@@ -106,8 +106,13 @@ def candidates(
     query_tokens: Optional[list[str]] = None,
     include_metadata: bool = True,
     rows_filter: Optional[np.ndarray] = None,
+    include_structure: bool = False,
 ) -> Candidates:
-    """Candidates among all sentences, or those of `doc_ids`, or exactly the rows of `rows_filter`."""
+    """Candidates among all sentences, or those of `doc_ids`, or exactly the rows of `rows_filter`.
+
+    A document's furniture (section "structure": datelines, salutations, signatures …) is left out
+    unless `include_structure` (the question asks for a date, place or signature of a document).
+    """
     allowed = rows_filter if rows_filter is not None else allowed_rows(index, doc_ids)
     d_rows, d_scores = dense_search(index, qvec, DENSE_DEPTH, allowed)
     qtok = tokens(question) if query_tokens is None else query_tokens
@@ -126,7 +131,9 @@ def candidates(
 
     rows = np.unique(np.concatenate([d_rows, b_rows, np.fromiter(p_best.keys(), dtype=np.int64, count=len(p_best))]))
     if not include_metadata:
-        rows = rows[index.sent_section[rows] == 0]
+        rows = rows[index.sent_section[rows] != 1]
+    if not include_structure:
+        rows = rows[index.sent_section[rows] != 2]
     if len(rows) == 0:
         z = np.zeros(0, dtype=np.float32)
         return Candidates(rows.astype(np.int64), z, z, z, z)

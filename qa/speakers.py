@@ -43,12 +43,13 @@ from __future__ import annotations
 
 import os
 import re
+from bisect import bisect_right
 from pathlib import Path
 from typing import Callable, Optional
 
 from .types import Document, Sentence
 
-SPEAKER_VERSION = "1"
+SPEAKER_VERSION = "2"  # 2: anatomy (participants, relayed texts, institution authors)
 
 AUTHOR = "<author>"  # alias value meaning "the document's author"
 # Deliberately tiny: only phrases that mean the same in every archive. Titles ("the President")
@@ -435,24 +436,92 @@ def _explicit_cue(masked: str, line_start: bool) -> Optional[tuple[str, str, int
 class _DocState:
     """Per-document name resolution: aliases, in-text title links, pronouns, the last partner."""
 
-    def __init__(self, doc: Document, aliases: dict[str, str]):
+    def __init__(self, doc: Document, aliases: dict[str, str], author: Optional[str] = None,
+                 archive: Optional[dict[str, str]] = None):
+        """`author` overrides the document's author (for a text relayed inside the document);
+        `archive` is the archive's title table (see archive_titles)."""
+        self.archive = archive or {}
         self.sidecar = _clean_table(doc.meta.aliases if isinstance(doc.meta.aliases, dict) else {})
         self.names = {**DEFAULT_ALIASES, **aliases, **self.sidecar}
         self.corpus = aliases
-        self.author = canonical_speaker(doc.meta.author, self.names) if doc.meta.author else None
+        self.author = _author_speaker(doc, author or doc.meta.author, self.names)
         if self.author == AUTHOR:
             self.author = None
+        # Titles of the people the document itself names with their office: its participants list
+        # and its title ("Chairman Khrushchev", "Alexey Kosygin, Chairman of the Council of
+        # Ministers"). A title two different people hold is ambiguous unless one of them is the
+        # author (who says "I"): then it is the other ("the Ambassador" in an ambassador's memo).
+        self.roles: dict[str, str] = {}
+        self.unnamed_roles: dict[str, str] = {}  # "The President" listed without a name
+        holders: dict[str, set[str]] = {}
+        unnamed_people: list[tuple[str, list[str]]] = []
+        meta = doc.meta
+        people = [p for p in list(meta.participants or []) + list(meta.authors or []) + list(meta.recipients or [])
+                  if isinstance(p, dict) and p.get("kind", "person") == "person"]
+        for p in people:
+            role = p.get("role") or ""
+            if not role:
+                continue
+            keys = _title_keys(role.split(",")[0] + " ")
+            if p.get("name"):
+                who = canonical_speaker(p["name"], self.names)
+                for k in keys:
+                    holders.setdefault(k, set()).add(who)
+            else:
+                unnamed_people.append(("the " + role.split(",")[0].strip(), keys))
+                for k in keys:
+                    self.unnamed_roles.setdefault(k, "the " + role.split(",")[0].strip())
+        for k, whos in holders.items():
+            if len(whos) > 1 and self.author in whos:
+                whos = whos - {self.author}
+            if len(whos) == 1 and k not in self.unnamed_roles:
+                self.roles[k] = next(iter(whos))
+        self._holders = holders
+        named_holders = {k: set(v) for k, v in holders.items()}
         # Every "President Kennedy" in the file (header included) links "president" -> Kennedy.
         self.links: list[tuple[int, list[str], str]] = []
         self.first: dict[str, str] = {}
+        furniture = sorted(tuple(x) for x in (doc.meta.structure_spans or []))
         for m in _TITLED_RE.finditer(doc.text):
+            k = bisect_right(furniture, (m.start(), float("inf"))) - 1
+            if k >= 0 and furniture[k][0] <= m.start() < furniture[k][1]:
+                continue  # header lists are read by the anatomy (participants), line by line
             who = canonical_speaker(m.group("tn"), self.names)
-            if who.split()[-1] in _NAME_STOP:
+            tn_words = m.group("tn").split()
+            # "President\nThe Secretary" in a participants list is two entries, not a titled name
+            if who.split()[-1] in _NAME_STOP or tn_words[0] in _NAME_STOP or tn_words[-1].lower() in _TITLE_SET \
+                    or tn_words[-1].lower().rstrip(".") in _HONOR_SET:
                 continue
             keys = _title_keys(m.group(0)[: m.start("tn") - m.start()])
             self.links.append((m.start(), keys, who))
             for k in keys:
                 self.first.setdefault(k, who)
+        # titles this document gives to two people: the archive cannot say which one is meant
+        for _, keys, who in self.links:
+            for k in keys:
+                self._holders.setdefault(k, set()).add(who)
+        archive_all = self.archive
+        self.archive = {k: v for k, v in self.archive.items()
+                        if len(self._holders.get(k, set()) - {self.author}) <= 1}
+        # A participant listed by office alone ("The President") is none of the named participants:
+        # the one other holder the text names ("President Kennedy"), else the alias files' or the
+        # archive's holder, else the office itself ("the President") - never whoever spoke last.
+        self.unnamed: dict[str, str] = {}
+        for label, keys in unnamed_people:
+            keys = sorted(keys, key=len, reverse=True)  # "secretary of state" before "secretary"
+            named = set().union(*(named_holders.get(k, set()) for k in keys))
+            who = None
+            for k in keys:
+                linked = {w for _, ks, w in self.links if k in ks} - named
+                who = _title_lookup(k.split(), [self.sidecar, self.corpus])
+                if who is None and len(linked) == 1:
+                    who = next(iter(linked))
+                if who is None and archive_all.get(k) and archive_all[k] not in named:
+                    who = archive_all[k]
+                if who:
+                    break
+            for k in keys:
+                self.unnamed.setdefault(k, who or label)
         self.current: dict[str, str] = {}
         self._next_link = 0
         self.last_subject: Optional[str] = None  # latest third person who was a subject
@@ -474,9 +543,18 @@ class _DocState:
             if m.group("pron") == "I":
                 return self.author
             return self.last_subject or self.partner
+        if m.group("name"):
+            # "The Secretary" read as a name, or a bare "President said" (cable style), is the
+            # title phrase it is
+            rest = mention.split(None, 1)[1] if mention.split()[0] in ("The", "the") and " " in mention else mention
+            t = _PERSON_KIND.fullmatch("the " + rest)
+            if t is not None and t.group("title") and rest.split()[0].lower() in _TITLE_SET:
+                m = t
         if m.group("title"):
             words = [w.lower() for w in re.split(r"\s+", m.group("tt")) if w]
-            who = _title_lookup(words, [self.sidecar, self.current, self.first, self.corpus])
+            who = _title_lookup(
+                words, [self.sidecar, self.unnamed, self.current, self.roles, self.first, self.corpus, self.archive]
+            )
             if who is None:
                 who = self.partner
         else:
@@ -484,6 +562,17 @@ class _DocState:
             if who == mention and m.group("alias"):
                 who = None
         return self.author if who == AUTHOR else who
+
+
+def _author_speaker(doc: Document, name: Optional[str], names: dict[str, str]) -> Optional[str]:
+    """The speaker an author's name stands for: a person's canonical name, an institution as named
+    ("Soviet Government", not its last word)."""
+    if not name:
+        return None
+    for p in doc.meta.authors or []:
+        if isinstance(p, dict) and p.get("kind") == "institution" and p.get("name") == name:
+            return name
+    return canonical_speaker(name, names)
 
 
 def _title_keys(title: str) -> list[str]:
@@ -560,15 +649,60 @@ def _uncued(masked: str, st: _DocState, known: set[str], known_words: set[str]) 
     return ("speaker" if _SPEECH_WORD_RE.search(masked) else "author"), who
 
 
-def attribute_speakers(doc: Document, sentences: list[Sentence], aliases: dict[str, str]) -> None:
+def archive_titles(documents, aliases: dict[str, str]) -> dict[str, str]:
+    """Titles that name one person across the archive: title key -> canonical speaker.
+
+    Each document votes once for every (title, holder) it shows: a titled mention ("President
+    Kennedy"), a participant listed with an office, a title's sender or recipient with an office.
+    A title goes to the holder most documents give it, when at least two documents do and at
+    least twice as many as give it to anyone else ("the President" -> Kennedy); a title many
+    people hold ("ambassador") names nobody. A document where two people hold the title does not
+    use the table for it. Used after the document's own evidence and the alias
+    files, before a title is left to the latest speaker.
+    """
+    votes: dict[str, dict[str, int]] = {}
+    for doc in documents:
+        st = _DocState(doc, aliases)
+        pairs = {(k, who) for _, keys, who in st.links for k in keys}
+        pairs |= set(st.roles.items())
+        for k, who in pairs:
+            if who and who != AUTHOR:
+                votes.setdefault(k, {}).setdefault(who, 0)
+                votes[k][who] += 1
+    out = {}
+    for k, holders in sorted(votes.items()):
+        ranked = sorted(holders.items(), key=lambda x: (-x[1], x[0]))
+        who, n = ranked[0]
+        runner = ranked[1][1] if len(ranked) > 1 else 0
+        if n >= 2 and n >= 2 * runner:
+            out[k] = who
+    return out
+
+
+def attribute_speakers(
+    doc: Document, sentences: list[Sentence], aliases: dict[str, str], archive: Optional[dict[str, str]] = None
+) -> None:
     """Sets Sentence.speaker (canonical surname, or None) for every body sentence; metadata
     sentences get None. Unattributed body text is the author's (None if the author is unknown)."""
-    st = _DocState(doc, aliases)
-    author = st.author
-    body = [s for s in sentences if s.section == "body"]
     for s in sentences:
         s.speaker = None
+    body = [s for s in sentences if s.section == "body"]
+    # First person belongs to the author of the text it is in: a letter relayed inside a telegram
+    # ("Begin text … End text") is attributed on its own, with its own author.
+    texts = [(int(e["start"]), int(e["end"]), e.get("author")) for e in (doc.meta.embedded or [])
+             if isinstance(e, dict) and "start" in e and "end" in e]
+    inner: set[int] = set()
+    for start, end, who in texts:
+        part = [s for s in body if start <= s.start < end]
+        inner.update(id(s) for s in part)
+        if part:
+            _attribute(doc, part, _DocState(doc, aliases, author=who, archive=archive))
+    _attribute(doc, [s for s in body if id(s) not in inner], _DocState(doc, aliases, archive=archive))
 
+
+def _attribute(doc: Document, body: list[Sentence], st: "_DocState") -> None:
+    """Attribution of the body sentences of one text (the document's own, or a relayed one)."""
+    author = st.author
     # Pass 1: mask quotations, find explicit cues, learn who speaks in this document.
     masks: list[tuple[str, bool, Optional[int], bool]] = []
     cues: list[Optional[tuple[str, str, int]]] = []
@@ -591,7 +725,7 @@ def attribute_speakers(doc: Document, sentences: list[Sentence], aliases: dict[s
     # A lone "Word:" at a line start is a heading, not a speaker; transcripts have many labels.
     if sum(1 for c in cues if c and c[0] == "label") < 2:
         cues = [None if c and c[0] == "label" else c for c in cues]
-    known = {x for x in (author,) if x} | {w for _, _, w in st.links}
+    known = {x for x in (author,) if x} | {w for _, _, w in st.links} | set(st.roles.values())
     others: set[str] = set()
     author_speaks = False
     for cue in cues:

@@ -28,6 +28,27 @@ class DocumentMeta:
     # (start, end) offsets of web-page boilerplate that is never searchable
     boilerplate_spans: list[tuple[int, int]] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)
+    # --- anatomy (qa/anatomy.py): what kind of text this is, and which lines are its furniture ---
+    kind: Optional[str] = None  # letter | telegram | memorandum of conversation | memorandum | report | …
+    place: Optional[str] = None  # from the dateline ("Moscow")
+    time: Optional[str] = None  # from the dateline ("2 p.m.")
+    subject: Optional[str] = None  # the SUBJECT header field
+    fields: dict[str, str] = field(default_factory=dict)  # every header field, lowercase label -> value
+    # people as {"name", "role", "kind": "person"|"institution", "side"?, "text"}
+    authors: list[dict] = field(default_factory=list)
+    recipients: list[dict] = field(default_factory=list)
+    participants: list[dict] = field(default_factory=list)
+    salutation: Optional[str] = None
+    closing: Optional[str] = None
+    signature: Optional[str] = None
+    source_note: Optional[str] = None
+    # texts relayed inside this one ("Begin text … End text"): {"start", "end", "author", "recipient",
+    # "kind", "date"?, "salutation"?, "signature"?}
+    embedded: list[dict] = field(default_factory=list)
+    # (start, end) of non-content lines in the body (dateline, header fields, salutation, signature,
+    # begin/end markers, telegram numbers and references): indexed as section "structure"
+    structure_spans: list[tuple[int, int]] = field(default_factory=list)
+    body_end: Optional[int] = None  # where the document's own text ends (a Notes section follows)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -47,7 +68,7 @@ class Document:
 class Sentence:
     start: int
     end: int
-    section: str = "body"  # "body" | "metadata"
+    section: str = "body"  # "body" | "metadata" | "structure"
     paragraph: int = 0
     line: int = 1  # 1-based line number of `start`
     speaker: Optional[str] = None
