@@ -17,11 +17,12 @@ $(BIN)/python:
 
 # The lock holds the runtime and the test tools alike, each with its wheel's hash (pip refuses a
 # package it leaves out); torch is the CPU build from this machine's wheel folder, never the
-# multi-GB CUDA one. The project itself goes in last, without dependencies of its own choosing;
-# `pip check` then confirms the lock satisfies pyproject.toml.
+# multi-GB CUDA one. The project itself goes in last, built with the locked setuptools and
+# without dependencies of its own choosing; `pip check` then confirms the lock satisfies
+# pyproject.toml.
 $(STAMP): $(BIN)/python pyproject.toml $(LOCK)
 	$(BIN)/pip install -q --require-hashes -r $(LOCK)
-	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	$(BIN)/pip check
 	@rm -f $(VENV)/.installed-[0-9]*
 	@touch $@

@@ -27,7 +27,7 @@ def canonical(name: str) -> str:
 
 def main() -> int:
     pip = [sys.executable, "-m", "pip"]
-    frozen = subprocess.run([*pip, "freeze", "--exclude-editable"], capture_output=True, text=True, check=True).stdout
+    frozen = subprocess.run([*pip, "freeze", "--all", "--exclude-editable"], capture_output=True, text=True, check=True).stdout
     pins = [line for line in frozen.splitlines() if line and not line.startswith(("#", "-e"))]
     bad = [p for p in pins if "==" not in p]
     if bad:

@@ -35,11 +35,6 @@ def onnx_model(encoder):
     return path
 
 
-@pytest.fixture(scope="session")
-def torch_encoder():
-    return Encoder(backend="torch").load()
-
-
 def _seed_texts(archive) -> list[str]:
     idx = archive.index
     texts = [idx.sentence_text(i) for i in range(idx.n_sentences)]
