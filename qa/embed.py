@@ -112,10 +112,10 @@ class Encoder:
     (cosine >= 0.999, tested), so an index built with one is searched with the other.
 
     Documents and questions go through the same float32 graph. Its results differ between CPUs
-    only in the last bits (~1e-7), far below any gap the ranking depends on (tested with noise a
-    thousand times larger): the same corpus gives the same answers on any machine. An int8 copy
-    embedded documents 1.6 times as fast but its vectors depended on the CPU's integer kernels
-    (AVX2 or VNNI), and with them the answers (docs/benchmarks.md).
+    only in the last bits (~1e-7), far below any gap the ranking depends on (tested with noise
+    hundreds of times larger): the same corpus gives the same answers on any machine. An int8
+    copy embedded documents 1.6 times as fast, but its vectors depended on the CPU's integer
+    kernels (AVX2 or VNNI) and on their batch-mates, and with them the answers (docs/benchmarks.md).
     """
 
     def __init__(self, batch_size: int = 64, backend: Optional[str] = None, threads: Optional[int] = None):
