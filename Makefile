@@ -2,26 +2,32 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Reinstall whenever the project's dependencies change.
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-DEV_STAMP := $(VENV)/.installed-dev-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# Every package at the exact version (and wheel) the tests passed with; scripts/lock.py writes it.
+LOCK := requirements.lock
+# Reinstall whenever the project's dependencies or the lock change.
+DEPS := $(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(DEPS)
+DEV_STAMP := $(VENV)/.installed-dev-$(DEPS)
 
 .PHONY: run test install install-dev index bench profile eval clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q pip==26.3
 
-# torch is pinned and installed first: it is the CPU build that pip finds on this machine;
-# letting a dependency pull an unpinned torch would fetch a multi-GB CUDA build.
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e .
+# The lock holds the runtime and the test tools alike, each with its wheel's hash (pip refuses a
+# package it leaves out); torch is the CPU build from this machine's wheel folder, never the
+# multi-GB CUDA one. The project itself goes in last, built with the locked setuptools and
+# without dependencies of its own choosing; `pip check` then confirms the lock satisfies
+# pyproject.toml.
+$(STAMP): $(BIN)/python pyproject.toml $(LOCK)
+	$(BIN)/pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	@rm -f $(VENV)/.installed-[0-9]*
 	@touch $@
 
 $(DEV_STAMP): $(STAMP)
-	$(BIN)/pip install -q -e '.[dev]'
 	@command -v tmux >/dev/null 2>&1 || (command -v apt-get >/dev/null 2>&1 && \
 		(apt-get install -y -qq tmux >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq tmux >/dev/null 2>&1)) || \
 		echo "note: tmux not available; the tmux end-to-end test will be skipped")

@@ -101,7 +101,6 @@ class TorchEncoder:
 
 
 BACKENDS = ("auto", "onnx", "torch")
-PRECISIONS = ("int8", "fp32")
 
 
 class Encoder:
@@ -112,32 +111,21 @@ class Encoder:
     sentence-transformers otherwise; "onnx" and "torch" force one. Both give the same vectors
     (cosine >= 0.999, tested), so an index built with one is searched with the other.
 
-    Documents go through `encode_documents`: with the ONNX backend and precision "int8" (default
-    $QA_INDEX_PRECISION, else int8) an int8 copy of the graph embeds them about 1.6 times as
-    fast, agreeing with the exact vectors to cosine 0.99 on average; "fp32" keeps them exact.
+    Documents and questions go through the same float32 graph. Its results differ between CPUs
+    only in the last bits (~1e-7), far below any gap the ranking depends on (tested with noise
+    hundreds of times larger): the same corpus gives the same answers on any machine. An int8
+    copy embedded documents 1.6 times as fast, but its vectors depended on the CPU's integer
+    kernels (AVX2 or VNNI) and on their batch-mates, and with them the answers (docs/benchmarks.md).
     """
 
-    def __init__(
-        self,
-        batch_size: int = 64,
-        backend: Optional[str] = None,
-        threads: Optional[int] = None,
-        precision: Optional[str] = None,
-    ):
+    def __init__(self, batch_size: int = 64, backend: Optional[str] = None, threads: Optional[int] = None):
         backend = backend or os.environ.get("QA_ENCODER") or "auto"
         if backend not in BACKENDS:
             raise ModelMissing(f"unknown encoder {backend!r} (QA_ENCODER): choose {', '.join(BACKENDS)}")
-        precision = precision or os.environ.get("QA_INDEX_PRECISION") or "int8"
-        if precision not in PRECISIONS:
-            raise ModelMissing(
-                f"unknown index precision {precision!r} (QA_INDEX_PRECISION): choose {', '.join(PRECISIONS)}"
-            )
         self.batch_size = batch_size
         self.requested = backend
-        self.precision = precision
         self.threads = threads
         self._impl = None
-        self._documents = None
         self._lock = threading.Lock()
 
     @property
@@ -207,14 +195,12 @@ class Encoder:
                 self._st_model = load_sentence_transformer()
         return self._st_model
 
-    def prepare_for_indexing(self, log: Callable[[str], None] = lambda m: None, documents: bool = True) -> None:
-        """Export the ONNX model, and its int8 copy for documents, if missing or damaged (once per
-        machine and model version).
+    def prepare_for_indexing(self, log: Callable[[str], None] = lambda m: None) -> None:
+        """Export the ONNX model if missing or damaged (once per machine and model version).
 
-        Index builds call this first, so `qa index` (and `make run`) leave the fast encoders in
+        Index builds call this first, so `qa index` (and `make run`) leave the fast encoder in
         place for every later question and build. An encoder already loaded keeps its backend; a
-        failed export is reported and the build goes on with sentence-transformers (a failed int8
-        copy: with the exact graph). `documents=False` (nothing to embed) skips the int8 copy.
+        failed export is reported and the build goes on with sentence-transformers.
         """
         if self.requested == "torch":
             return
@@ -222,17 +208,13 @@ class Encoder:
 
         if not onnx_encoder.runtime_available():
             return
-        if self._export_exact(onnx_encoder, log) and documents and self.precision == "int8":
-            self._export_quantized(onnx_encoder, log)
-
-    def _export_exact(self, onnx_encoder, log) -> bool:
         path = onnx_encoder.onnx_path()
         if path.is_file():
             if self._impl is not None:
-                return True  # loaded already (a damaged file is exported again by the next `qa index`)
+                return  # loaded already (a damaged file is exported again by the next `qa index`)
             try:
                 if self._load().name == "onnx":
-                    return True
+                    return
             except ModelMissing:
                 pass  # backend "onnx" and the file is damaged: export it again below
         with self._lock:
@@ -242,59 +224,9 @@ class Encoder:
             except Exception as exc:  # noqa: BLE001 - the torch encoder still works
                 log(f"warning: could not export the model to ONNX ({first_line(exc)}); "
                     "questions will load sentence-transformers")
-                return False
+                return
             if self._impl is None:
                 self._impl = onnx_encoder.OnnxEncoder(path, self.threads)
-        return True
-
-    def _export_quantized(self, onnx_encoder, log) -> None:
-        if self._documents is not None and self._documents is not self._impl:
-            return  # loaded already
-        found = self._open_quantized()
-        if found is not None:
-            self._documents = found
-            return
-        with self._lock:
-            try:
-                onnx_encoder.quantize(onnx_encoder.onnx_path(), onnx_encoder.quantized_path(), log=log)
-            except Exception as exc:  # noqa: BLE001 - the exact graph still embeds documents
-                log(f"warning: could not write the int8 model ({first_line(exc)}); "
-                    "documents will be embedded with the exact one")
-                return
-            self._documents = None  # picked up on first use
-
-    def _document_impl(self):
-        impl = self._load()
-        if impl.name != "onnx" or self.precision != "int8":
-            return impl
-        with self._lock:
-            if self._documents is None:
-                self._documents = self._open_quantized() or impl
-        return self._documents
-
-    def _open_quantized(self):
-        """The int8 copy's session, or None when the file is missing or damaged (the exact graph
-        then stands in, and the next build writes the file again)."""
-        from . import onnx_encoder
-
-        path = onnx_encoder.quantized_path()
-        if not path.is_file():
-            return None
-        try:
-            return onnx_encoder.OnnxEncoder(path, self.threads)
-        except Exception:  # noqa: BLE001 - damaged
-            return None
-
-    @property
-    def document_precision(self) -> str:
-        """"int8" when documents are embedded by the int8 copy, else "fp32" (loads the model)."""
-        return "int8" if self._document_impl() is not self._load() else "fp32"
-
-    def encode_documents(self, texts: list[str], progress=None) -> np.ndarray:
-        """Like `encode`, for the sentences of an index build (see the class notes on precision)."""
-        if not texts:
-            return np.zeros((0, DIM), dtype=np.float32)
-        return self._document_impl().encode(texts, progress=progress)
 
     def encode(self, texts: list[str], progress=None) -> np.ndarray:
         """L2-normalised float32 vectors, shape (len(texts), DIM), in the order of `texts`.

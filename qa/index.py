@@ -58,9 +58,10 @@ from .text import TOKENIZER_VERSION, tokens
 from .types import Document, DocumentMeta, Passage, Sentence
 
 INDEX_FORMAT = 1
-# How vectors are made: the model embeds sentences only; a passage's vector is pooled from its
-# sentences' (see pool_passages). Bump when that changes: every vector is then remade.
-VECTORS_RECIPE = "sentences+pooled-passages/1"
+# How vectors are made: the model (its float32 graph) embeds sentences only; a passage's vector is
+# pooled from its sentences' (see pool_passages). Bump when that changes: every vector is then
+# remade. /2: no more int8 document vectors (they depended on the CPU).
+VECTORS_RECIPE = "sentences+pooled-passages/2"
 # Up to this many vectors an exact flat search is both fast and perfect; above it, HNSW.
 EXACT_SEARCH_LIMIT = 50_000
 HNSW_M = 32
@@ -852,7 +853,7 @@ def build(
         n_items = sum(len(u.sentences) for u in to_embed)
         prepare = getattr(encoder, "prepare_for_indexing", None)
         if prepare is not None:
-            prepare(log, documents=n_items > 0)  # e.g. export the fast encoders, once per machine
+            prepare(log)  # e.g. export the fast encoder, once per machine
         progress = progress_factory(n_items) if (progress_factory and n_items) else None
         _embed(to_embed, encoder, progress)
         for u in to_embed:
@@ -893,7 +894,6 @@ def _embed(units: list[_DocUnits], encoder, progress=None) -> None:
     The encoder sorts each call's texts by length, so pooling documents means batches of similar
     lengths (little padding) and full batches even when every document is short.
     """
-    encode = getattr(encoder, "encode_documents", encoder.encode)
     start = 0
     while start < len(units):
         group, n = [], 0
@@ -905,7 +905,7 @@ def _embed(units: list[_DocUnits], encoder, progress=None) -> None:
         for u in group:
             t = u.document.text
             texts += [t[s.start : s.end] for s in u.sentences]
-        vecs = np.asarray(encode(texts, progress=progress), dtype=np.float32)
+        vecs = np.asarray(encoder.encode(texts, progress=progress), dtype=np.float32)
         at = 0
         for u in group:
             u.sent_vecs = vecs[at : at + len(u.sentences)]

@@ -6,9 +6,7 @@ test` do too) into a cache outside the index generations, so every index and eve
 it::
 
     $QA_MODEL_CACHE, else $XDG_CACHE_HOME/qa/models, else ~/.cache/qa/models
-      <model version>/model-e1.onnx        the exact graph: questions (and documents with
-                                             QA_INDEX_PRECISION=fp32)
-      <model version>/model-e1-q1.onnx     int8 weights: documents, when an index is built
+      <model version>/model-e1.onnx        the graph that embeds documents and questions
 
 Export writes a temporary file, checks it against sentence-transformers and only then renames it
 into place, so a crash never leaves a half-written model where a reader would pick it up.
@@ -40,14 +38,6 @@ CHECK_TEXTS = [
     "ok",
 ]
 MIN_AGREEMENT = 0.999  # cosine between this encoder and sentence-transformers, per text
-# The int8 copy for documents: bump when its recipe changes. Weights are quantised per output
-# channel (per tensor, a few channels with wide ranges drag agreement down to cosine 0.88).
-QUANT_RECIPE = "q1"
-# Agreement of the int8 copy with the exact graph: on average, and for any one text (a word
-# alone moves most). On SQuAD sentences it is 0.992 on average (0.978 at worst) and answer
-# quality is unchanged (docs/quality.md); per-tensor weights average 0.96 and are refused.
-MIN_QUANT_AGREEMENT_MEAN = 0.98
-MIN_QUANT_AGREEMENT = 0.9
 # Batches are cut by padded size rather than count: short sentences go many at a time, long
 # passages few, so the matrix products stay cache-sized and nothing pads far.
 TOKEN_BUDGET = 512
@@ -71,11 +61,6 @@ def cache_dir() -> Path:
 def onnx_path() -> Path:
     slug = re.sub(r"[^\w.-]+", "_", model_version()).strip("_")
     return cache_dir() / slug / f"model-{EXPORT_RECIPE}.onnx"
-
-
-def quantized_path() -> Path:
-    exact = onnx_path()
-    return exact.with_name(f"{exact.stem}-{QUANT_RECIPE}.onnx")
 
 
 def runtime_available() -> bool:
@@ -179,41 +164,6 @@ def _published(dest: Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
-
-
-def quantize(source: Path, dest: Path, log: Log = lambda m: None) -> Path:
-    """Write the int8 copy of the exported graph `source` to `dest`, checked against it.
-
-    Documents are embedded with it: an int8 matrix product runs about 1.6 times as fast as a
-    float one on this kind of CPU, and index builds spend nearly all their time there. Questions
-    keep the exact graph (one question costs milliseconds either way).
-    """
-    import logging
-
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    log(f"writing the int8 copy of the model used to embed documents: {dest}")
-    with _published(dest) as tmp:
-        # The quantiser configures the root logger (and advises pre-processing the graph): put
-        # logging back as it was, or every later library debug line reaches the user's terminal.
-        root = logging.getLogger()
-        level, handlers = root.level, list(root.handlers)
-        logging.disable(logging.WARNING)
-        try:
-            quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
-        finally:
-            logging.disable(logging.NOTSET)
-            root.setLevel(level)
-            root.handlers[:] = handlers
-        got = OnnxEncoder(tmp, threads=1).encode(CHECK_TEXTS)
-        want = OnnxEncoder(source, threads=1).encode(CHECK_TEXTS)
-        cosines = (got * want).sum(axis=1)
-        if cosines.mean() < MIN_QUANT_AGREEMENT_MEAN or cosines.min() < MIN_QUANT_AGREEMENT:
-            raise ExportFailed(
-                f"the int8 model disagrees with the exact one (cosine {cosines.mean():.4f} on average, "
-                f"{cosines.min():.4f} at worst)"
-            )
-    return dest
 
 
 def agreement(a: np.ndarray, b: np.ndarray) -> float:

@@ -313,8 +313,7 @@ def bench_index(args) -> list[Row]:
     rows = []
     fast = fast_encoder()
     encoders = (
-        ("ONNX encoder, int8 document vectors (default)", lambda: fast),
-        ("ONNX encoder, exact document vectors (`QA_INDEX_PRECISION=fp32`)", lambda: Encoder(precision="fp32").load()),
+        ("ONNX encoder", lambda: fast),
         # Loaded last: importing torch must not weigh on the ONNX builds (`qa index` never imports it).
         ("sentence-transformers (old path)", lambda: Encoder(backend="torch").load()),
     )
@@ -338,7 +337,7 @@ def bench_index(args) -> list[Row]:
     corpus, index, _ = squad_corpus()
     log("building the SQuAD index (48 articles)…")
     report = build(corpus, index, fast, log=log, force=True)
-    rows.append(_build_row("SQuAD v1.1 dev, 48 articles as documents, full build (int8 document vectors)", report, "≥ 300 sentences/s", 300))
+    rows.append(_build_row("SQuAD v1.1 dev, 48 articles as documents, full build", report, "≥ 300 sentences/s", 300))
 
     victim = sorted(corpus.glob("*.txt"))[len(list(corpus.glob("*.txt"))) // 2]
     original = victim.read_bytes()
@@ -722,8 +721,8 @@ def main(argv=None) -> int:
             "the four commands are interleaved so load bursts hit them alike.",
             "- Warm latency: SQuAD v1.1 dev questions spread over all 48 articles, asked of those articles "
             "indexed as 48 documents; 20 untimed questions first.",
-            "- Index builds: the model embeds sentences only (passage vectors are pooled from them), with the int8 "
-            "copy of the graph unless `QA_INDEX_PRECISION=fp32`. The in-process builds follow one untimed build "
+            "- Index builds: the model (its float32 graph, as for questions) embeds sentences only (passage vectors "
+            "are pooled from them). The in-process builds follow one untimed build "
             "(first imports of bm25s, scipy and faiss); the `qa index` rows are whole fresh processes.",
             f"- Scale: ~1k is the first SQuAD articles, ~10k all 48; ~100k adds {SYNTHETIC_COPIES} **synthetic** copies "
             "of every article (title marked `[synthetic copy N]`, same text; a repeated sentence gets a synthetic "

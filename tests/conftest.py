@@ -26,6 +26,14 @@ def encoder():
 
 
 @pytest.fixture(scope="session")
+def torch_encoder():
+    """sentence-transformers on torch: the reference model, run by other kernels than onnxruntime's."""
+    from qa.embed import Encoder
+
+    return Encoder(backend="torch").load()
+
+
+@pytest.fixture(scope="session")
 def seeds_index(tmp_path_factory, encoder):
     """An index of the seeds built once per session, in a temporary folder."""
     from qa.index import build

@@ -10,7 +10,7 @@ from qa.engine import Archive
 from qa.export import citation_text
 from qa.tui.app import QaApp
 from qa.tui.screens import DocumentText, HelpScreen, ViewerScreen, display_text
-from qa.tui.widgets import DocumentList, ExtractCard, QuestionInput, TurnView
+from qa.tui.widgets import DocumentList, ExtractCard, QuestionInput, TurnView, confidence_bar
 
 from .conftest import REPORT, SEEDS, TELEGRAM
 from .tui_support import JULY_QUESTION, TELEGRAM_TITLE, ask, quotes_gold, settle
@@ -89,7 +89,7 @@ async def test_july_question_gets_telegram_quote_with_reference(make_app):
         rendered = str(gold[0].render())
         assert " ".join(ex.quote.split()) in rendered
         assert f"{TELEGRAM_TITLE}, 1962-10-20" in rendered and f"{TELEGRAM}, line {ex.line}" in rendered
-        assert "confidence" in rendered
+        assert f"confidence {confidence_bar(ex.score)} {ex.score:.2f}" in rendered
         # the question box keeps a history
         box = app.query_one(QuestionInput)
         assert box.value == ""

@@ -2,17 +2,27 @@
 
 Fixed terminal sizes, no clock, no durations, workers awaited. The answer comes from the real
 engine, so a change in ranking changes the main and viewer snapshots: review the diff in the report,
-then accept it with `pytest tests/test_tui_snapshots.py --snapshot-update`.
+then accept it with `pytest tests/test_tui_snapshots.py --snapshot-update`. Confidence figures are
+masked (same width): their last digit may differ between CPUs, the extracts and their order may not
+(tests/test_determinism.py); tests/test_tui.py checks the figures themselves.
 """
 from __future__ import annotations
 
 import pytest
 
+from qa.tui import widgets
 from qa.tui.app import QaApp
 from qa.tui.widgets import ExtractCard, QuestionInput
 
 from .conftest import SEEDS
 from .tui_support import JULY_QUESTION, ask, quotes_gold, settle
+
+
+@pytest.fixture(autouse=True)
+def masked_confidence(monkeypatch):
+    real = widgets.confidence_text(0.5)
+    monkeypatch.setattr(widgets, "confidence_text", lambda score: "confidence ***** *.**")
+    assert len(widgets.confidence_text(0.5)) == len(real)
 
 
 @pytest.fixture

@@ -25,6 +25,11 @@ def confidence_bar(score: float) -> str:
     return "▰" * filled + "▱" * (CONFIDENCE_STEPS - filled)
 
 
+def confidence_text(score: float) -> str:
+    """'confidence ▰▰▰▰▱ 0.79' under an extract."""
+    return f"confidence {confidence_bar(score)} {score:.2f}"
+
+
 def describe_document(meta) -> str:
     """'1962-10-20 · Gromyko → CC CPSU' from a document's metadata (empty parts left out)."""
     parts = []
@@ -50,7 +55,7 @@ def card_content(ex: Extract, label: str, question: str) -> Content:
     if ex.section == "metadata":
         reference += " (archivist's note, not the document's text)"
     footer = Content.styled(reference, "$text-muted") + Content.styled(
-        f"  confidence {confidence_bar(ex.score)} {ex.score:.2f}", "$text-secondary"
+        f"  {confidence_text(ex.score)}", "$text-secondary"
     )
     return head + body + "\n" + footer
 
