@@ -78,10 +78,15 @@ class Weights:
         self.archives, self.sample, self.shared = archives, sample, shared
         self.data: Optional[T.TrainingData] = None
         self.trained: list[str] = []
+        # Keys computed up front: the inputs as they are when the run starts (and the code it runs).
+        self.paths = {(): self._path([])} | {(a.name,): self._path([a.name]) for a in archives}
 
-    def path(self, exclude: list[str]) -> Path:
+    def _path(self, exclude: list[str]) -> Path:
         digest = T.inputs_digest(self.archives, exclude, self.sample, self.shared)
         return CACHE / "reranker" / f"{'-'.join(sorted(exclude)) or 'all'}-{digest}.json"
+
+    def path(self, exclude: list[str]) -> Path:
+        return self.paths.get(tuple(sorted(exclude))) or self._path(exclude)
 
     def get(self, exclude: list[str]) -> Path:
         path = self.path(exclude)
@@ -240,6 +245,14 @@ def header(command: str, archives: list[DevArchive], evaluated: list[DevArchive]
     fresh = json.loads(all_weights.read_text("utf-8"))
     same = all(np.allclose(committed[k][f], fresh[k][f], atol=1e-5) for k in ("rank", "abstain")
                for f in ("coef", "mean", "scale")) if committed["rank"]["features"] == fresh["rank"]["features"] else False
+    chosen = fresh.get("weight_selection")
+    choice = (
+        f"- The all-archives weights use archive weight {chosen['chosen']:g}, chosen by mean leave-one-archive-out "
+        "hit@1 over all the archives (" + ", ".join(f"{w}: {r['mean']:.3f}" for w, r in chosen["results"].items())
+        + "; ties broken by MRR@5): a selection over these same archives, so the LOAO rows, not this choice, are "
+        "the honest numbers."
+        if chosen else ""
+    )
     lines = [
         "# Answer quality",
         "",
@@ -267,11 +280,17 @@ def header(command: str, archives: list[DevArchive], evaluated: list[DevArchive]
         "that file was trained on the archive (those numbers are optimistic).",
         f"- The committed `qa/models/reranker.json` {'is' if same else 'is NOT'} the all-archives training of this "
         "run" + ("." if same else " (retrain with `python scripts/train_reranker.py`)."),
+        *([choice] if choice else []),
+        "- Re-run to measure a change: the cached weights are keyed by a digest of the `qa` package (code and model "
+        "files), the training scripts, the SQuAD files and the archives, so a new reranker feature, a cross-encoder "
+        "or new document anatomy is retrained leave-one-archive-out and measured by the same `make eval`. One LOAO "
+        "weight set by hand: `python scripts/train_reranker.py --exclude v05 --out /tmp/without-v05.json`.",
         "- Per-kind hit@1 uses the archives' `kind` field (who said what / fact / hard: needs the right one of "
         "several similar documents); the seeds' dev set has no kinds.",
         "",
-        "Training sets of the LOAO rows (archive weight = how much an archive question counts against a SQuAD one; "
-        "the mean leave-one-out hit@1 it was chosen on is a selection over those archives):",
+        "Training sets of the LOAO rows (an archive's questions = its qa.jsonl plus the first turns of its "
+        "conversations: the answerable ones rank, all of them calibrate abstention; archive weight = how much an "
+        "archive question counts against a SQuAD one, chosen by leave-one-out among the training archives only):",
         "",
     ]
     for name, t in weights_info.items():
