@@ -64,15 +64,25 @@ def write_corpus(src: Path, dest: Path) -> list[SquadQuestion]:
     return questions
 
 
-def squad_archive(version: str = "v1"):
+def squad_archive(version: str = "v1", shared: Path | None = None):
     """(Archive over the SQuAD articles, questions). The index is built once and cached."""
     from qa.engine import Archive
 
-    src = SQUAD_V1 if version == "v1" else SQUAD_V2
+    bench = (Path(shared) if shared else SHARED) / "bench" / "squad"
+    src = bench / (SQUAD_V1.name if version == "v1" else SQUAD_V2.name)
     corpus = CACHE / f"squad-{version}" / "corpus"
     questions = write_corpus(src, corpus)
-    archive = Archive.open(corpus, CACHE / f"squad-{version}" / "index", log=lambda m: print(m, file=sys.stderr))
-    return archive, questions
+    from archives import shared_encoder
+
+    key = (version, src)
+    if key not in _OPENED:
+        _OPENED[key] = Archive.open(
+            corpus, CACHE / f"squad-{version}" / "index", log=lambda m: print(m, file=sys.stderr), encoder=shared_encoder()
+        )
+    return _OPENED[key], questions
+
+
+_OPENED: dict = {}
 
 
 def hit(extract_start: int, extract_end: int, spans: list[tuple[int, int]]) -> bool:
