@@ -231,15 +231,51 @@ class Archive:
         if getattr(idx, "_known_speakers", None) is None:
             from .speakers import load_aliases
 
-            names = {s for s in idx.sent_speaker if s}
+            from collections import Counter
+
+            from .speakers import _NAME_STOP, canonical_speaker
+
+            counts = Counter(s for s in idx.sent_speaker if s)
+            names = set(counts)
             names |= {d.meta.author for d in idx.docs if d.meta.author and " " not in d.meta.author}
             forms = {n.lower(): n for n in names}
+            # A person is asked for by full name, by first name and surname, or by surname; a
+            # surname two people share names them both (see people_of), the most quoted first.
+            by_surname: dict[str, list[str]] = {}
+            for n in sorted(names, key=lambda n: (-counts[n], n)):
+                surname = canonical_speaker(n, {})
+                if surname != n and surname not in _NAME_STOP:
+                    by_surname.setdefault(surname, []).append(n)
+                    ws = n.split()
+                    forms.setdefault(f"{ws[0]} {ws[-1]}".lower(), n)
+            groups: dict[str, list[str]] = {}
+            for surname, people in by_surname.items():
+                if surname in names:
+                    people = [surname] + people
+                if len(people) == 1:
+                    forms.setdefault(surname.lower(), people[0])
+                else:
+                    forms[surname.lower()] = surname
+                    groups[surname] = people
             aliases = dict(load_aliases(self.corpus)) if self.corpus.is_dir() else {}
             for d in idx.docs:
                 aliases.update({k.lower(): v for k, v in (d.meta.aliases or {}).items()})
-            forms.update({a.lower(): c for a, c in aliases.items() if c in names})
+            forms.update({a.lower(): forms[c.lower()] for a, c in aliases.items() if c.lower() in forms})
+            idx._speaker_groups = groups
             idx._known_speakers = forms
         return idx._known_speakers
+
+    def people_of(self, names: list[str]) -> list[str]:
+        """The people the names a question uses stand for: a surname two people share is both
+        (the most quoted first); any other name is itself."""
+        self.known_speakers
+        groups = self._require_index()._speaker_groups
+        out: list[str] = []
+        for n in names:
+            for p in groups.get(n, [n]):
+                if p not in out:
+                    out.append(p)
+        return out
 
     def frame(self, q: str):
         """The parsed question, memoised per index: embedding and retrieval both need it."""
@@ -252,6 +288,8 @@ class Archive:
             if len(frames) >= 4096:  # a long batch must not grow the memo without bound
                 frames.clear()
             frame = frames[q] = parse_question(q, self.known_speakers)
+            frame.speakers = self.people_of(frame.speakers)
+            frame.mentioned = self.people_of(frame.mentioned)
         return frame
 
     def gather(

@@ -53,6 +53,7 @@ import numpy as np
 from . import documents as docs_mod
 from .passages import CHUNKER_VERSION, split_document
 from .segment import SEGMENTER_VERSION
+from .people import archive_people
 from .speakers import SPEAKER_VERSION, archive_titles, attribute_speakers, load_aliases
 from .text import TOKENIZER_VERSION, tokens
 from .types import Document, DocumentMeta, Passage, Sentence
@@ -836,13 +837,14 @@ def build(
         # Speakers, once every document is known: a title the document itself does not tie to a
         # person ("The President" in a participants list) may be tied by the rest of the archive.
         # Reused documents are attributed again only when that archive-wide table changed.
-        titles = archive_titles([u.document for u in units], aliases)
-        titles_sig = hashlib.sha1(json.dumps(titles, sort_keys=True).encode()).hexdigest()[:12]
+        people = archive_people([u.document for u in units], aliases)
+        titles = archive_titles([u.document for u in units], aliases, people)
+        titles_sig = hashlib.sha1(json.dumps([titles, people], sort_keys=True).encode()).hexdigest()[:12]
         relabel = old is None or old.manifest.get("archive_titles") != titles_sig
         fresh_ids = {id(u) for u in fresh}
         for u in units:
             if id(u) in fresh_ids or relabel:
-                attribute_speakers(u.document, u.sentences, aliases, titles)
+                attribute_speakers(u.document, u.sentences, aliases, titles, people)
 
         if not units:
             raise EmptyCorpus(

@@ -49,7 +49,7 @@ from typing import Callable, Optional
 
 from .types import Document, Sentence
 
-SPEAKER_VERSION = "2"  # 2: anatomy (participants, relayed texts, institution authors)
+SPEAKER_VERSION = "3"  # 2: anatomy (participants, relayed texts, institution authors); 3: people (full names)
 
 AUTHOR = "<author>"  # alias value meaning "the document's author"
 # Deliberately tiny: only phrases that mean the same in every archive. Titles ("the President")
@@ -437,14 +437,28 @@ class _DocState:
     """Per-document name resolution: aliases, in-text title links, pronouns, the last partner."""
 
     def __init__(self, doc: Document, aliases: dict[str, str], author: Optional[str] = None,
-                 archive: Optional[dict[str, str]] = None):
+                 archive: Optional[dict[str, str]] = None, people: Optional[dict] = None):
         """`author` overrides the document's author (for a text relayed inside the document);
-        `archive` is the archive's title table (see archive_titles)."""
+        `archive` is the archive's title table (see archive_titles), `people` its people
+        (see people.archive_people)."""
         self.archive = archive or {}
+        self.people = people or {}
         self.sidecar = _clean_table(doc.meta.aliases if isinstance(doc.meta.aliases, dict) else {})
         self.names = {**DEFAULT_ALIASES, **aliases, **self.sidecar}
         self.corpus = aliases
-        self.author = _author_speaker(doc, author or doc.meta.author, self.names)
+        # The people this document names in full (header and text): a bare surname two people of
+        # the archive share is the one the document names.
+        self.context: set[str] = set()
+        if self.people:
+            full = [p["name"] for p in list(doc.meta.participants or []) + list(doc.meta.authors or [])
+                    + list(doc.meta.recipients or []) if isinstance(p, dict) and p.get("name")]
+            full += [m.group("tn") for m in _TITLED_RE.finditer(doc.text)]
+            for name in full:
+                if len(name.split()) > 1:
+                    who = self._full_person(name)
+                    if who:
+                        self.context.add(who)
+        self.author = _author_speaker(doc, author or doc.meta.author, self.person)
         if self.author == AUTHOR:
             self.author = None
         # Titles of the people the document itself names with their office: its participants list
@@ -464,7 +478,7 @@ class _DocState:
                 continue
             keys = _title_keys(role.split(",")[0] + " ")
             if p.get("name"):
-                who = canonical_speaker(p["name"], self.names)
+                who = self.person(p["name"], keys)
                 for k in keys:
                     holders.setdefault(k, set()).add(who)
             else:
@@ -486,7 +500,8 @@ class _DocState:
             k = bisect_right(furniture, (m.start(), float("inf"))) - 1
             if k >= 0 and furniture[k][0] <= m.start() < furniture[k][1]:
                 continue  # header lists are read by the anatomy (participants), line by line
-            who = canonical_speaker(m.group("tn"), self.names)
+            keys = _title_keys(m.group(0)[: m.start("tn") - m.start()])
+            who = self.person(m.group("tn"), keys)
             tn_words = m.group("tn").split()
             # "President\nThe Secretary" in a participants list is two entries, not a titled name
             if who.split()[-1] in _NAME_STOP or tn_words[0] in _NAME_STOP or tn_words[-1].lower() in _TITLE_SET \
@@ -513,7 +528,7 @@ class _DocState:
             who = None
             for k in keys:
                 linked = {w for _, ks, w in self.links if k in ks} - named
-                who = _title_lookup(k.split(), [self.sidecar, self.corpus])
+                who = self._aliased(_title_lookup(k.split(), [self.sidecar, self.corpus]), keys)
                 if who is None and len(linked) == 1:
                     who = next(iter(linked))
                 if who is None and archive_all.get(k) and archive_all[k] not in named:
@@ -526,6 +541,38 @@ class _DocState:
         self._next_link = 0
         self.last_subject: Optional[str] = None  # latest third person who was a subject
         self.partner: Optional[str] = None  # latest third person who spoke
+
+    def person(self, name: str, keys=()) -> str:
+        """The speaker a name stands for: its surname (or alias) when one person of the archive
+        bears it, else the one of them the first name, the title (`keys`), the document's own
+        full mentions or, failing all, prominence points to (see people.choose)."""
+        from .people import _first_name, choose
+
+        who = canonical_speaker(name, self.names)
+        group = self.people.get(who)
+        if not group:
+            return who
+        words = _strip_possessive(re.sub(r"\s+", " ", name).strip()).split(" ")
+        first = _first_name(words[:-1]) if len(words) > 1 else None
+        return choose(group, first, keys, self.context)["name"]
+
+    def _full_person(self, name: str) -> Optional[str]:
+        """The person a full name (first name and surname) names, if the first name tells."""
+        from .people import _first_name, _same_first
+
+        group = self.people.get(canonical_speaker(name, self.names))
+        first = _first_name(name.split()[:-1])
+        if not group or not first:
+            return None
+        hit = [p for p in group if _same_first(first, p["first"])]
+        return hit[0]["name"] if len(hit) == 1 else None
+
+    def _aliased(self, who: Optional[str], keys=()) -> Optional[str]:
+        """An alias table's value, as a person of the archive ("Kennedy" for "the attorney
+        general" is the Kennedy who holds that title)."""
+        if who is None or who == AUTHOR or not self.people.get(who):
+            return who
+        return self.person(who, keys)
 
     def advance(self, pos: int) -> None:
         while self._next_link < len(self.links) and self.links[self._next_link][0] < pos:
@@ -552,27 +599,34 @@ class _DocState:
                 m = t
         if m.group("title"):
             words = [w.lower() for w in re.split(r"\s+", m.group("tt")) if w]
-            who = _title_lookup(
+            who = self._aliased(_title_lookup(
                 words, [self.sidecar, self.unnamed, self.current, self.roles, self.first, self.corpus, self.archive]
-            )
+            ), _title_keys(" ".join(words) + " "))
             if who is None:
                 who = self.partner
         else:
-            who = canonical_speaker(m.group("tn") if m.group("titled") else mention, self.names)
+            if m.group("titled"):
+                keys = _title_keys(mention[: m.start("tn")]) if m.group("tp") else []
+                who = self.person(m.group("tn"), keys)
+            else:
+                who = self.person(mention)
             if who == mention and m.group("alias"):
                 who = None
         return self.author if who == AUTHOR else who
 
 
-def _author_speaker(doc: Document, name: Optional[str], names: dict[str, str]) -> Optional[str]:
-    """The speaker an author's name stands for: a person's canonical name, an institution as named
-    ("Soviet Government", not its last word)."""
+def _author_speaker(doc: Document, name: Optional[str], person: Callable[..., str]) -> Optional[str]:
+    """The speaker an author's name stands for: a person (`person` resolves the name, with the
+    author's title), an institution as named ("Soviet Government", not its last word)."""
     if not name:
         return None
+    keys: list[str] = []
     for p in doc.meta.authors or []:
         if isinstance(p, dict) and p.get("kind") == "institution" and p.get("name") == name:
             return name
-    return canonical_speaker(name, names)
+        if isinstance(p, dict) and p.get("name") == name and p.get("role"):
+            keys = _title_keys(p["role"].split(",")[0] + " ")
+    return person(name, keys)
 
 
 def _title_keys(title: str) -> list[str]:
@@ -649,7 +703,7 @@ def _uncued(masked: str, st: _DocState, known: set[str], known_words: set[str]) 
     return ("speaker" if _SPEECH_WORD_RE.search(masked) else "author"), who
 
 
-def archive_titles(documents, aliases: dict[str, str]) -> dict[str, str]:
+def archive_titles(documents, aliases: dict[str, str], people: Optional[dict] = None) -> dict[str, str]:
     """Titles that name one person across the archive: title key -> canonical speaker.
 
     Each document votes once for every (title, holder) it shows: a titled mention ("President
@@ -662,7 +716,7 @@ def archive_titles(documents, aliases: dict[str, str]) -> dict[str, str]:
     """
     votes: dict[str, dict[str, int]] = {}
     for doc in documents:
-        st = _DocState(doc, aliases)
+        st = _DocState(doc, aliases, people=people)
         pairs = {(k, who) for _, keys, who in st.links for k in keys}
         pairs |= set(st.roles.items())
         for k, who in pairs:
@@ -680,10 +734,13 @@ def archive_titles(documents, aliases: dict[str, str]) -> dict[str, str]:
 
 
 def attribute_speakers(
-    doc: Document, sentences: list[Sentence], aliases: dict[str, str], archive: Optional[dict[str, str]] = None
+    doc: Document, sentences: list[Sentence], aliases: dict[str, str], archive: Optional[dict[str, str]] = None,
+    people: Optional[dict] = None,
 ) -> None:
-    """Sets Sentence.speaker (canonical surname, or None) for every body sentence; metadata
-    sentences get None. Unattributed body text is the author's (None if the author is unknown)."""
+    """Sets Sentence.speaker (the person's name, or None) for every body sentence; metadata
+    sentences get None. Unattributed body text is the author's (None if the author is unknown).
+    Names are canonical surnames, or with `people` (see people.archive_people) the archive's name
+    for the person ("Robert Kennedy")."""
     for s in sentences:
         s.speaker = None
     body = [s for s in sentences if s.section == "body"]
@@ -696,8 +753,8 @@ def attribute_speakers(
         part = [s for s in body if start <= s.start < end]
         inner.update(id(s) for s in part)
         if part:
-            _attribute(doc, part, _DocState(doc, aliases, author=who, archive=archive))
-    _attribute(doc, [s for s in body if id(s) not in inner], _DocState(doc, aliases, archive=archive))
+            _attribute(doc, part, _DocState(doc, aliases, author=who, archive=archive, people=people))
+    _attribute(doc, [s for s in body if id(s) not in inner], _DocState(doc, aliases, archive=archive, people=people))
 
 
 def _attribute(doc: Document, body: list[Sentence], st: "_DocState") -> None:
@@ -745,7 +802,7 @@ def _attribute(doc: Document, body: list[Sentence], st: "_DocState") -> None:
     conversation = author is None or author_speaks or len(others) >= 2
     # surface words that can name a known person: surnames, and aliases of them
     known_words = {k.split()[-1] for k in known}
-    known_words |= {k.split()[-1].capitalize() for k, v in st.names.items() if v in known}
+    known_words |= {k.split()[-1].capitalize() for k, v in st.names.items() if st._aliased(v) in known}
 
     # Pass 2: in document order, with the running turn, pronoun antecedents and quotations.
     current = author  # speaker of the running turn
