@@ -82,3 +82,21 @@ def test_a_word_the_archive_writes_in_lowercase_is_no_first_name(tmp_path):
     docs = [load_document(tmp_path, p) for p in corpus_files(tmp_path)]
     people = archive_people(docs, {})
     assert "Gromyko" not in people or all(p["name"] != "Foreign Minister Gromyko" for p in people["Gromyko"])
+
+
+def test_questions_match_the_person_not_the_string(tmp_path, encoder):
+    from qa.engine import Archive
+    from qa.index import build
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    _corpus(corpus)
+    build(corpus, tmp_path / "idx", encoder)
+    arch = Archive.open(corpus, tmp_path / "idx", encoder=encoder, log=lambda m: None)
+    assert arch.frame("What did Robert Kennedy say about the treaty?").speakers == ["Robert Kennedy"]
+    assert arch.frame("What did John Kennedy say about the blockade?").speakers == ["John F. Kennedy"]
+    # a bare surname two people share is both of them
+    assert set(arch.frame("What did Kennedy say about the missiles?").speakers) == {"John F. Kennedy", "Robert Kennedy"}
+    assert arch.frame("What did Rusk say about the bases?").speakers == ["Dean Rusk"]
+    got = arch.ask("What did Robert Kennedy say about the talks on the treaty?")
+    assert got.answers and all(a.speaker == "Robert Kennedy" for a in got.answers)
