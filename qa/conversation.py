@@ -351,11 +351,15 @@ class Conversation:
                 # cited, are the answer by construction, however little vocabulary they share.
                 answer.answers, answer.closest, answer.abstained = answer.closest, [], False
                 break
-            if kind == "focus" and interp.anchored and _shares_topic(answer.closest[0].quote, frame):
+            if kind == "focus" and interp.anchored:
                 # "What did he say about hunger?" in the document being discussed: a passage there on
-                # that very topic answers it, even when it would be too weak a match asked alone.
-                answer.answers, answer.closest, answer.abstained = answer.closest, [], False
-                break
+                # that very topic answers it, even when it would be too weak a match asked alone; so
+                # do his other words for "What else did he say?" (those not quoted yet).
+                shown = {(a.doc, a.start) for a in (prev.answer.answers if prev else [])}
+                rest = [a for a in answer.closest if (a.doc, a.start) not in shown]
+                if rest and (_shares_topic(rest[0].quote, frame) or (frame.wants_speech and not set(frame.topic_tokens) - {"else", "other", "more"})):
+                    answer.answers, answer.closest, answer.abstained = rest, [], False
+                    break
         answer.question = asked
         answer.interpreted = interp.text
         # The document in focus: the best quote's, or when abstaining the closest passage's (the user saw it).
@@ -378,6 +382,9 @@ class Conversation:
         wanted = d.meta.date_text
         chosen = next((sp for sp in spans if wanted and wanted in text[sp[0]:sp[1]]), None)
         chosen = chosen or next((sp for sp in spans if _YEAR.search(text[sp[0]:sp[1]])), None)
+        if chosen is None and wanted and wanted in text:
+            at = text.index(wanted)  # no dateline line: the first place the text gives its date
+            chosen = (at, at + len(wanted))
         if chosen is None:
             return None
         rows = [r for r in range(d.sent_lo, d.sent_hi)
