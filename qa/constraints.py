@@ -41,6 +41,9 @@ _DATE_FORMS = [
 ]
 _BEFORE = re.compile(r"\b(?:before|prior\s+to|until|till|up\s+to)\s+(?:the\s+)?$", re.I)
 _AFTER = re.compile(r"\b(?:after|since|following|between)\s+(?:the\s+)?$", re.I)
+# A bare year is a date only after words that introduce one ("in 1965", "the 1968 summary"),
+# never a count ("1500 men").
+_YEAR_CONTEXT = re.compile(r"\b(?:in|of|during|since|after|before|until|till|by|from|between|and|to|the|early|late|mid|spring|summer|autumn|fall|winter)[\s-]+$", re.I)
 _AND = re.compile(r"\b(?:and|to|until)\s+(?:the\s+)?$", re.I)
 
 # Document kinds as questions name them, each with the kinds (qa.anatomy) it stands for.
@@ -221,6 +224,9 @@ class Constraints:
                 if any(s < m.end() and m.start() < e for s, e in taken):
                     continue
                 span = _span_of(m)
+                if span is not None and span[0] is not None and "month" not in m.re.groupindex:
+                    if not _YEAR_CONTEXT.search(q[: m.start()]):
+                        continue
                 if span is not None:
                     taken.append((m.start(), m.end()))
                     found.append((m, span))
