@@ -471,3 +471,35 @@ def describe_json(obj: Optional[dict]) -> str:
         kinds=list(obj.get("kinds") or []),
     )
     return c.describe()
+
+
+_FILTER_KEYS = {"from": "date_from", "to": "date_to", "author": "authors", "recipient": "recipients", "kind": "kinds"}
+_FILTER_RE = re.compile(r"(?P<key>[A-Za-z]+):\s*(?P<value>.*?)\s*(?=(?:\s[A-Za-z]+:)|$)")
+
+
+def parse_filter(text: str) -> Constraints:
+    """Explicit constraints typed as `from:1961-04 to:1961-06 author:Robert Kennedy kind:letter`
+    (the TUI's filter box); the same rules and messages as the command-line options."""
+    values: dict[str, list[str]] = {k: [] for k in _FILTER_KEYS.values()}
+    text = (text or "").strip()
+    pos = 0
+    for m in _FILTER_RE.finditer(text):
+        if text[pos : m.start()].strip():
+            break
+        key = m.group("key").lower()
+        if key not in _FILTER_KEYS:
+            raise BadConstraint(f"unknown filter {key + ':'!r} (use {', '.join(k + ':' for k in _FILTER_KEYS)})")
+        if not m.group("value"):
+            raise BadConstraint(f"{key}: needs a value")
+        values[_FILTER_KEYS[key]].append(m.group("value"))
+        pos = m.end()
+    if text[pos:].strip():
+        raise BadConstraint(f"cannot read {text[pos:].strip()!r} (write e.g. from:1961-04 author:Kennedy kind:letter)")
+    for key in ("date_from", "date_to"):
+        if len(values[key]) > 1:
+            raise BadConstraint(f"{'from' if key == 'date_from' else 'to'}: given twice")
+    return Constraints.explicit_options(
+        values["date_from"][0] if values["date_from"] else None,
+        values["date_to"][0] if values["date_to"] else None,
+        values["authors"], values["recipients"], values["kinds"],
+    )

@@ -254,3 +254,54 @@ def test_ask_and_batch_options_restrict_documents(seeds_index, tmp_path):
     for row in rows:
         assert {a["doc"] for a in row["answers"] + row.get("closest", [])} <= {TELEGRAM}
         assert row["constraints"]["to"] == "1962-12-31"
+
+
+# -- the TUI --------------------------------------------------------------------------------------------
+def test_filter_text_reads_like_the_options():
+    from qa.constraints import parse_filter
+
+    c = parse_filter("from:1961-04 to:1961-06 author:John Alder kind:memorandum of conversation")
+    assert (c.date_from, c.date_to) == (D("1961-04-01"), D("1961-06-30"))
+    assert c.authors == ["John Alder"] and c.kinds == ["memorandum of conversation"]
+    assert not parse_filter("  ")
+    for bad, message in (("from:1961-13", "no month 13"), ("size:3", "unknown filter"), ("hello", "cannot read"),
+                         ("author:", "needs a value"), ("to:1961 to:1962", "given twice")):
+        with pytest.raises(BadConstraint, match=message):
+            parse_filter(bad)
+
+
+async def test_tui_filter_box_restricts_every_question_and_ctrl_r_clears_it(seeds_index, encoder, tmp_path):
+    from qa.tui.app import QaApp
+    from qa.tui.screens import FilterScreen
+
+    from .tui_support import JULY_QUESTION, ask, settle
+
+    app = QaApp(SEEDS, seeds_index, encoder=encoder, export_dir=tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+f")
+        await pilot.pause()
+        assert isinstance(app.screen, FilterScreen)
+        await pilot.press(*"from:1961-13", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, FilterScreen)  # refused, the reason shown, nothing applied
+        assert "no month 13" in str(app.screen.query_one("#filter-error").render())
+        assert app.archive.filter is None
+        box = app.screen.query_one("#filter-input")
+        box.value = ""
+        await pilot.press(*"from:1964 kind:report", "enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, FilterScreen)
+        bar = app.query_one("#filter-bar")
+        assert bar.has_class("-active") and "dated 1964-01-01" in str(bar.render())
+
+        await ask(pilot, JULY_QUESTION)
+        turn = app.turns[-1]
+        assert turn.extracts and {e.doc for e in turn.extracts} == {"000_96c424edd7d3daf7.txt"}
+        assert "Documents: dated 1964-01-01" in " ".join(str(w.render()) for w in turn.query(".interpreted"))
+
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert app.archive.filter is None and not bar.has_class("-active")
+        await ask(pilot, JULY_QUESTION)
+        assert TELEGRAM in {e.doc for e in app.turns[-1].extracts}
