@@ -25,7 +25,7 @@ from .types import Answer, Extract
 
 # Output fields always win over input fields of the same name (kept as input_NAME instead), so
 # a question file with its own `answers` column can never pass for the engine's answers.
-JSONL_FIELDS = ("id", "question", "abstained", "answers", "interpreted", "closest", "error")
+JSONL_FIELDS = ("id", "question", "abstained", "answers", "interpreted", "closest", "constraints", "error")
 CSV_FIELDS = (
     "id", "question", "interpreted", "abstained",
     "quote", "reference", "score", "speaker", "doc", "start", "end", "line",

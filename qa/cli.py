@@ -56,6 +56,27 @@ class IndexProgress:
             self._progress.stop()
 
 
+def _constraint_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("documents", "only documents that match (README: Constraints on documents)")
+    g.add_argument("--from", dest="date_from", metavar="DATE", help="dated on or after DATE (YYYY, YYYY-MM or YYYY-MM-DD)")
+    g.add_argument("--to", dest="date_to", metavar="DATE", help="dated on or before DATE (YYYY, YYYY-MM or YYYY-MM-DD)")
+    g.add_argument("--author", action="append", metavar="NAME", help="written by NAME (repeatable: any of them)")
+    g.add_argument("--recipient", action="append", metavar="NAME", help="addressed to NAME (repeatable)")
+    g.add_argument("--kind", action="append", metavar="KIND", help="letter, telegram, memorandum of conversation, … (repeatable)")
+
+
+def explicit_constraints(args):
+    """The --from/--to/--author/--recipient/--kind options as Constraints (None when none given);
+    raises qa.constraints.BadConstraint naming a bad value."""
+    from .constraints import Constraints
+
+    c = Constraints.explicit_options(
+        getattr(args, "date_from", None), getattr(args, "date_to", None),
+        getattr(args, "author", None) or (), getattr(args, "recipient", None) or (), getattr(args, "kind", None) or (),
+    )
+    return c if c.explicit else None
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", type=Path, help="folder of .txt/.md documents (default: ./seeds)")
     p.add_argument("--index", type=Path, help="index folder (default: ./index for the seeds)")
@@ -93,6 +114,10 @@ def print_answer(answer, console=None) -> None:
     console = console or Console(highlight=False)
     if answer.interpreted and answer.interpreted != answer.question:
         console.print(Text(f"Interpreted as: {printable(answer.interpreted)}", style="italic dim"))
+    if answer.constraints:
+        from .constraints import describe_json
+
+        console.print(Text(f"Documents: {printable(describe_json(answer.constraints))}", style="italic dim"))
     question = printable(answer.interpreted or answer.question)
 
     def render(ex, n: int, closest: bool = False) -> None:
@@ -125,17 +150,19 @@ def print_answer(answer, console=None) -> None:
 
 
 def cmd_ask(args) -> int:
+    from .constraints import BadConstraint
     from .engine import BadQuestion, validate_question
 
     try:
         question = validate_question(args.question)
-    except BadQuestion as exc:
+        constraints = explicit_constraints(args)
+    except (BadQuestion, BadConstraint) as exc:
         say(f"qa ask: {exc}")
         return EXIT_BAD_INPUT
     archive = open_archive(args)
     docs = args.doc or None
     try:
-        answer = archive.ask(question, k=args.k, docs=docs)
+        answer = archive.ask(question, k=args.k, docs=docs, constraints=constraints)
     except KeyError as exc:
         say(f"qa ask: {exc.args[0]}")
         return EXIT_BAD_INPUT
@@ -265,9 +292,15 @@ def cmd_batch(args) -> int:
         say(f"qa batch: {msg}")
         return EXIT_BAD_INPUT
 
+    from .constraints import BadConstraint
+
     out = None if args.output in (None, "-") else args.output
     if args.resume and out is None:
         return fail("--resume needs -o OUTPUT (the file to continue)")
+    try:
+        constraints = explicit_constraints(args)
+    except BadConstraint as exc:
+        return fail(str(exc))
     try:
         fmt = output_format(out, args.format)
         if out is not None:
@@ -277,6 +310,7 @@ def cmd_batch(args) -> int:
         return fail(str(exc))
     # The archive opens before the output does, so a bad corpus never leaves an empty output file.
     archive = open_archive(args)
+    archive.filter = constraints  # every row, follow-ups included
     try:
         writer, existing = open_output(out, fmt, questions.columns, Path(questions.name).name, args.resume, sys.stdout)
     except PathUnusable as exc:
@@ -358,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=5, help="number of extracts (default 5)")
     p.add_argument("--json", action="store_true", help="print one JSON object (format in README)")
     p.add_argument("--doc", action="append", help="restrict to this document (repeatable)")
+    _constraint_options(p)
     _common(p)
     p.set_defaults(func=cmd_ask)
 
@@ -377,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-format", choices=INPUT_FORMATS, help="question file format (default: from its extension)")
     p.add_argument("--k", type=int, default=5, help="extracts per question (default 5)")
     p.add_argument("--resume", action="store_true", help="skip rows whose id is already in OUTPUT and append the rest")
+    _constraint_options(p)
     _common(p)
     p.set_defaults(func=cmd_batch)
 

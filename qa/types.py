@@ -136,6 +136,8 @@ class Answer:
     interpreted: Optional[str] = None
     closest: list[Extract] = field(default_factory=list)  # shown when abstaining
     confidence: float = 0.0
+    # what the question (and explicit options) said about the documents: qa.constraints.Constraints.to_json
+    constraints: Optional[dict] = None
 
     def to_json(self) -> dict:
         out = {
@@ -147,4 +149,6 @@ class Answer:
             out["interpreted"] = self.interpreted
         if self.abstained:
             out["closest"] = [a.to_json() for a in self.closest]
+        if self.constraints:
+            out["constraints"] = self.constraints
         return out

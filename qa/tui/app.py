@@ -23,7 +23,7 @@ from ..engine import Archive, BadQuestion, validate_question
 from ..display import printable
 from ..export import citation_text, conversation_markdown
 from ..types import Extract
-from .screens import HelpScreen, ViewerScreen
+from .screens import FilterScreen, HelpScreen, ViewerScreen
 from .widgets import DocumentList, ExtractCard, QuestionInput, StatusBar, TurnView
 
 Opener = Callable[..., Archive]
@@ -100,6 +100,7 @@ class QaApp(App):
         Binding("f2", "toggle_documents", "Documents"),
         Binding("slash", "focus_input", "Ask", key_display="/"),
         Binding("escape", "focus_input", "Back to the question box", show=False),
+        Binding("ctrl+f", "edit_constraints", "Filter"),
         Binding("ctrl+r", "clear_filter", "Clear filter"),
         Binding("ctrl+y", "copy", "Copy"),
         Binding("ctrl+s", "export", "Export"),
@@ -130,6 +131,7 @@ class QaApp(App):
         self.conversation = None
         self.turns: list[TurnView] = []
         self.filter: list[str] = []
+        self.constraints_text = ""  # the constraints on documents as typed (ctrl+f), "" for none
         self._pending: deque[TurnView] = deque()
         self._asking = False
         self.last_export: Optional[Path] = None
@@ -225,6 +227,7 @@ class QaApp(App):
 
     def _opened(self, archive: Archive) -> None:
         self.archive = archive
+        self._apply_constraints()
         self.conversation = archive.conversation()
         st = archive.state
         self.sub_title = f"{st.documents} documents · {st.passages} passages · index {st.state}"
@@ -314,30 +317,57 @@ class QaApp(App):
         documents = self.query_one(DocumentList)
         n = len(self.filter)
         total = len(self.archive.documents) if self.archive else 0
+        key = self.get_key_display(Binding("ctrl+r", "clear_filter"))
+        parts = []
         if n:
-            key = self.get_key_display(Binding("ctrl+r", "clear_filter"))
-            bar.update(
-                f"Filter: searching only {n} of {total} document{'s' if total != 1 else ''} "
-                f"({'; '.join(self._titles(self.filter))}). {key} clears it."
+            parts.append(
+                f"searching only {n} of {total} document{'s' if total != 1 else ''} "
+                f"({'; '.join(self._titles(self.filter))})"
             )
             documents.border_subtitle = f"{n} selected"
         else:
             documents.border_subtitle = ""
-        bar.set_class(bool(n), "-active")
+        if self.constraints_text:
+            from ..constraints import parse_filter
+
+            parts.append(f"documents {printable(parse_filter(self.constraints_text).describe())}")
+        if parts:
+            bar.update(f"Filter: {'; '.join(parts)}. {key} clears it.")
+        bar.set_class(bool(parts), "-active")
         self.refresh_bindings()
 
+    def action_edit_constraints(self) -> None:
+        def done(text: Optional[str]) -> None:
+            if text is not None:
+                self.constraints_text = text
+                self._apply_constraints()
+                self._show_filter()
+
+        self.push_screen(FilterScreen(self.constraints_text), done)
+
+    def _apply_constraints(self) -> None:
+        """The typed constraints become the archive's standing filter for every question."""
+        if self.archive is not None:
+            from ..constraints import parse_filter
+
+            c = parse_filter(self.constraints_text) if self.constraints_text else None
+            self.archive.filter = c if c else None
+
     # Actions about the main screen are hidden (and off) while the viewer or help is on top.
-    MAIN_SCREEN_ACTIONS = {"toggle_documents", "focus_input", "clear_filter", "copy", "export", "new_conversation"}
+    MAIN_SCREEN_ACTIONS = {"toggle_documents", "focus_input", "clear_filter", "edit_constraints", "copy", "export", "new_conversation"}
 
     def check_action(self, action: str, parameters: tuple) -> Optional[bool]:
         if action in self.MAIN_SCREEN_ACTIONS and len(self.screen_stack) > 1:
             return False
         if action == "clear_filter":
-            return bool(self.filter)
+            return bool(self.filter or self.constraints_text)
         return True
 
     def action_clear_filter(self) -> None:
+        self.constraints_text = ""
+        self._apply_constraints()
         self.query_one(DocumentList).set_selected([])
+        self._show_filter()
 
     def action_toggle_documents(self) -> None:
         documents = self.query_one(DocumentList)

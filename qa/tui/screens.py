@@ -1,17 +1,17 @@
-"""Screens pushed over the main screen: the document viewer and the key help."""
+"""Screens pushed over the main screen: the document viewer, the key help and the document filter."""
 from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Static, TextArea
+from textual.widgets import Footer, Input, Static, TextArea
 
 from ..display import printable, printable_same_length
 from ..types import Extract
@@ -152,3 +152,40 @@ class HelpScreen(ModalScreen):
 
     def action_close(self) -> None:
         self.dismiss()
+
+
+class FilterScreen(ModalScreen[Optional[str]]):
+    """One line of constraints on documents (`from:1961-04 author:Kennedy kind:letter`); Enter
+    applies it (an empty line clears it), Escape leaves the filter as it was. A line that cannot be
+    read stays open with the reason under it."""
+
+    BINDINGS = [Binding("escape", "close", "Cancel")]
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="filter-box") as box:
+            box.border_title = "Filter documents"
+            box.border_subtitle = "Enter applies · empty clears · Escape cancels"
+            yield Static("from:DATE  to:DATE  author:NAME  recipient:NAME  kind:KIND   (dates YYYY, YYYY-MM or YYYY-MM-DD)")
+            yield Input(self.text, placeholder="from:1961-04 to:1961-06 author:Kennedy kind:letter", id="filter-input")
+            yield Static("", id="filter-error")
+
+    def on_mount(self) -> None:
+        self.query_one("#filter-input", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        from ..constraints import BadConstraint, parse_filter
+
+        event.stop()
+        try:
+            parse_filter(event.value)
+        except BadConstraint as exc:
+            self.query_one("#filter-error", Static).update(Content(f"Cannot filter: {printable(str(exc))}"))
+            return
+        self.dismiss(event.value.strip())
+
+    def action_close(self) -> None:
+        self.dismiss(None)

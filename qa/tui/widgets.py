@@ -126,6 +126,10 @@ class TurnView(Vertical):
         widgets: list = []
         if answer.interpreted and answer.interpreted != self.question:
             widgets.append(Static(Content(f"Interpreted as: {printable(answer.interpreted)}"), classes="interpreted"))
+        if answer.constraints:
+            from ..constraints import describe_json
+
+            widgets.append(Static(Content(f"Documents: {printable(describe_json(answer.constraints))}"), classes="interpreted"))
         shown_question = answer.interpreted or answer.question
         if answer.abstained:
             widgets.append(Static(NO_ANSWER, classes="abstained"))
