@@ -286,7 +286,10 @@ def main() -> None:
     meta = {
         "trained_on": {s: sum(q.source == s for q in train) for s in sources},
         "excluded": sorted(args.exclude),
-        "init": str(args.init.name) if args.init else None,
+        # A second stage records what the first one learned from, so the shipped file tells it all.
+        "init": {"file": args.init.name, **{k: v for k, v in ce.Delta.load(args.init).meta.items()
+                                            if k in ("trained_on", "excluded", "steps", "lr", "validation", "init")}}
+        if args.init else None,
         "steps": total,
         "batch_questions": args.batch,
         "lr": args.lr,
