@@ -115,3 +115,16 @@ def test_training_data_leaves_out_excluded_archives(tmp_path, monkeypatch, encod
     for q in train:
         assert q.gold and all(q.texts[r] for r in q.gold)
     assert SEEDS.is_dir()
+
+
+def test_reranker_feature_scores_candidates_in_row_order(archive, scorer):
+    question = RELEVANT[0][0]
+    _, cands = archive.gather(question, archive.embed_questions([question])[0])
+    feature = ce.candidate_scores(archive.index, question, cands.rows, scorer)
+    assert feature.dtype == np.float64 and feature.shape == (len(cands),)
+    reversed_rows = cands.rows[::-1]
+    np.testing.assert_allclose(ce.candidate_scores(archive.index, question, reversed_rows, scorer),
+                               feature[::-1], atol=ce.MAX_EXPORT_ERROR)
+    best = int(cands.rows[int(feature.argmax())])
+    assert archive.index.sentence_text(best) == RELEVANT[0][1]
+    assert ce.shared() is ce.shared()  # one scorer per process
