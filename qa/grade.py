@@ -514,6 +514,8 @@ def grade_with_key(question: str, answer: str, key: str, tv: TextVectors, model:
     score = expected_credit(proba)
     crisp = _short_enough(answer) and _short_enough(key)
     reasons = _conflict_reasons(comp, "key") if crisp else []
+    if polarity_conflict(answer, key):
+        reasons.append(f"contradicts: answer says {_YES_NO.match(answer).group(1)}, key says {_YES_NO.match(key).group(1)}")
     if reasons:
         verdict, score = "incorrect", min(score, 0.2)
     elif verdict == "correct":
@@ -524,6 +526,60 @@ def grade_with_key(question: str, answer: str, key: str, tv: TextVectors, model:
     else:
         reasons = [f"does not match the key: key says {_short(key)}"]
     return KeyVerdict(verdict, round(score, 3), reasons)
+
+
+# An answer the key alone rejects may still be right as far as it goes: "a fixed time limit"
+# against a key of "30 days", "a lot of money" against "one-third of a million dollars".  It is
+# partial when it says nothing the key (or the question) contradicts -- no number, name, negation,
+# opposite or yes/no of its own -- and either the archive backs it or the key merely has the
+# specifics (numbers, names) it leaves out.
+VAGUE_MIN_COS = 0.4  # MiniLM cosine of answer and key below which the answer is about something else
+_YES_NO = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
+
+
+def polarity_conflict(answer: str, key: str) -> bool:
+    """The key opens with a bare yes or no and the answer with the other one."""
+    a, k = _YES_NO.match(answer), _YES_NO.match(key)
+    return bool(a and k and a.group(1).lower() != k.group(1).lower())
+
+
+def specifics(text: str, question: str) -> set[str]:
+    """The checkable facts of a text that the question does not already name: its numbers (as
+    values) and its capitalised words that are not merely sentence-initial (stems)."""
+    qn = numbers(question)
+    qw = {stem(fold(w)) for w in WORD_RE.findall(question)}
+    out = {f"#{k}" for k in numbers(text) if k not in qn}
+    for m in WORD_RE.finditer(text):
+        w = m.group(0)
+        if not w[0].isupper() or fold(w) in GRADE_STOPWORDS or fold(w) in NUMBER_WORDS or fold(w) in MONTHS:
+            continue
+        before = text[: m.start()].rstrip()
+        if not before or before[-1] in ".!?:;\"“(":
+            continue
+        if stem(fold(w)) not in qw:
+            out.add(stem(fold(w)))
+    return out
+
+
+def vaguer_than_key(question: str, answer: str, key: str, tv: TextVectors, backed: bool) -> Optional[KeyVerdict]:
+    """Partial when the answer says less than the key but nothing against it (see above); None
+    when it is simply wrong."""
+    comp = compare(question, answer, key, tv)
+    if _conflict_reasons(comp, "key") or polarity_conflict(answer, key):
+        return None
+    if has_negation(answer) and not has_negation(key):
+        return None  # a denial the key does not make
+    key_facts = specifics(key, question)
+    own = specifics(answer, question)
+    key_words = {stem(fold(w)) for w in WORD_RE.findall(key)}
+    if any(f not in key_facts and f not in key_words and (f.startswith("#") or not backed) for f in own):
+        return None  # a number (or, unless the archive backs it, a name) of its own: a different claim
+    missing = sorted(key_facts - own)
+    if not (backed or (missing and comp.features["cos_ar"] >= VAGUE_MIN_COS)):
+        return None
+    shown = [m.lstrip("#") for m in missing][:4] or comp.missing[:4]
+    reason = "says less than the key" + (f": missing {', '.join(shown)}" if shown else "")
+    return KeyVerdict("partial", 0.5, [reason])
 
 
 # -- evidence from the archive ---------------------------------------------------------------------
@@ -596,11 +652,19 @@ class EvidenceFinder:
         return bool(self._subject_of(tuple(speakers)).match(self.archive.document_text(doc), start, end))
 
     def _subject_of(self, speakers: tuple[str, ...]) -> re.Pattern:
-        """A sentence opening with one of the speakers' names (not its possessive)."""
+        """A sentence opening with one of the speakers' names (not its possessive), or with one of
+        them as the subject of a verb of saying further on ("Mr. Romanovsky commented that ...,
+        and Mr. Siscoe replied that ..." holds Siscoe's words too)."""
         if speakers not in self._subjects:
+            from .speakers import _ADV, _VERBS
+
             forms = sorted((f for f, c in self.archive.known_speakers.items() if c in speakers), key=len, reverse=True)
             alternatives = "|".join(re.escape(f) for f in forms) or "(?!)"
-            self._subjects[speakers] = re.compile(rf"[\s\"“'(\[]*(?:{alternatives})(?![\w’'])", re.IGNORECASE)
+            self._subjects[speakers] = re.compile(
+                rf"[\s\"“'(\[]*(?:{alternatives})(?![\w’'])"
+                rf"|.*?\b(?:{alternatives})(?:\s+{_ADV}){{0,2}}\s+{_VERBS}",
+                re.IGNORECASE | re.DOTALL,
+            )
         return self._subjects[speakers]
 
     def sentence_at(self, text: str, doc: str, start: int, end: int, index: int, source: Extract, relevance: float) -> Sentence:
@@ -883,6 +947,11 @@ SYNONYM_COS = 0.55
 BARE_REPLIES = frozenset("yes yeah yep ok okay sure true false maybe right correct".split())  # MiniLM cosine of two single words above which they count as the same claim
 
 
+# Verbs that report what somebody said ("He said ...", "He called it ..."): the frame of an
+# answer to "What did X say …", not a claim the archive must back.
+REPORTING = frozenset(stem(w) for w in "say said says tell told call called calls reply replied state stated".split())
+
+
 def _word_forms(text: str) -> list[str]:
     return sorted({fold(w) for w in WORD_RE.findall(text) if fold(w) not in GRADE_STOPWORDS and not is_negation(fold(w))})
 
@@ -926,7 +995,7 @@ def unsupported_words(question: str, answer: str, passage: str, tv: TextVectors)
     qs = set(content(question))
     ps = set(content(passage))
     surface = _surface(answer)
-    new = [w for w in dict.fromkeys(content(answer)) if w not in qs and w not in BARE_REPLIES]
+    new = [w for w in dict.fromkeys(content(answer)) if w not in qs and w not in BARE_REPLIES and w not in REPORTING]
     groups = [g & set(new) for g in name_groups(answer)]
     exact = set().union(*groups) if groups else set()
     exact |= {w for w in new if w[0].isdigit() or w in names(answer) | _leading_name(answer)}
@@ -1172,8 +1241,14 @@ class Grader:
 
     def _against_key(self, p: _Plan, ev_j: Optional[_Judgement], key_ev: Optional[_Judgement]) -> Grade:
         """The teacher's key decides.  The archive cannot judge completeness (a passage always
-        says more than the answer needs), so it is only a witness: "the archive agrees"."""
+        says more than the answer needs), so it is only a witness: "the archive agrees" -- or, for
+        an answer the key alone rejects, "it says less than the key, but nothing wrong" (partial)."""
         v = grade_with_key(p.row.question, p.answer, p.key, self.tv, self.model)
+        if v.verdict == "incorrect":
+            backed = ev_j is not None and self._against_archive(p, ev_j).verdict == "correct"
+            vague = vaguer_than_key(p.row.question, p.answer, p.key, self.tv, backed)
+            if vague is not None:
+                v = vague
         reasons = list(v.reasons)
         if v.verdict == "correct" and ev_j is not None and ev_j.proba["incorrect"] < 0.5:
             reasons.append("the archive agrees")
