@@ -1147,10 +1147,15 @@ class Grader:
         q = p.row.question
         if not is_non_answer(p.answer):
             sents = self.evidence.sentences(q, p.key, p.answer)
-            p.support = self._narrow(q, p.answer, self._options(q, p.answer, sents, p.own))
+            anyone = self.evidence.anyone(q, p.answer) if p.speakers else []
+            # The search without the name may find the speaker's own words the engine's speaker
+            # filter missed ("X commented that ..., and Y replied that ..."): they count as well.
+            seen = {(s.doc, s.index) for s in sents}
+            own = sents + [s for s in anyone if (s.doc, s.index) not in seen]
+            p.support = self._narrow(q, p.answer, self._options(q, p.answer, own, p.own))
             if p.speakers:
                 seen, others = set(), []
-                for s in sents + self.evidence.anyone(q, p.answer):
+                for s in sents + anyone:
                     if not p.own(s) and (s.doc, s.index) not in seen:
                         seen.add((s.doc, s.index))
                         others.append(s)
