@@ -373,13 +373,7 @@ def compare(question: str, answer: str, reference: str, tv: TextVectors) -> Comp
     comp = Comparison(feats, missing)
     # Hard contradictions, only between texts about the same thing (they share content words).
     shared = bool(a_set & r_set)
-    qnums = numbers(question)
-    an = {k: v for k, v in numbers(answer).items() if k not in qnums}
-    rn = {k: v for k, v in numbers(reference).items() if k not in qnums}
-    # A different number: the answer has one the reference lacks and lacks one it has ("from six
-    # to eight" against a key of "eight" is no conflict; "from 11 to 15" against "11 to 13" is).
-    if an and rn and set(an) - set(rn) and set(rn) - set(an):
-        comp.number_conflict = ([v for k, v in an.items() if k not in rn], list(rn.values()))
+    comp.number_conflict = number_conflict(question, answer, reference)
     # A bare "no"/"none"/"never" key is a pure polarity statement: the answer must share it.
     bare = has_negation(reference) and not r_set and not has_negation(answer)
     if neg_a != neg_r and (neg_conf and shared) or bare:
@@ -404,6 +398,25 @@ def compare(question: str, answer: str, reference: str, tv: TextVectors) -> Comp
             [r_surface.get(n, n) for n in sorted(r_names, key=_order(reference))],
         )
     return comp
+
+
+def number_conflict(question: str, answer: str, reference: str) -> Optional[tuple[list[str], list[str]]]:
+    """(answer says, reference says) when the answer has a number the reference lacks and lacks
+    one it has, beyond the question's ("from six to eight" against a key of "eight" is no
+    conflict; "from 11 to 15" against "11 to 13" is)."""
+    qnums = numbers(question)
+    an = {k: v for k, v in numbers(answer).items() if k not in qnums}
+    rn = {k: v for k, v in numbers(reference).items() if k not in qnums}
+    if an and rn and set(an) - set(rn) and set(rn) - set(an):
+        return [v for k, v in an.items() if k not in rn], list(rn.values())
+    return None
+
+
+# "How many …?", "When …?": a question whose answer is a number, a time or a date.
+QUANTITY_QUESTION = re.compile(
+    r"\b(?:how\s+(?:many|much|large|big|long|old|far|often|soon)|when|what\s+(?:time|year|date|day|month))\b",
+    re.IGNORECASE,
+)
 
 
 def _order(text: str) -> Callable[[str], int]:
@@ -1250,7 +1263,7 @@ class Grader:
         an answer the key alone rejects, "it says less than the key, but nothing wrong" (partial)."""
         v = grade_with_key(p.row.question, p.answer, p.key, self.tv, self.model)
         if v.verdict == "incorrect":
-            backed = ev_j is not None and self._against_archive(p, ev_j).verdict == "correct"
+            backed = ev_j is not None and self._against_archive(p, ev_j, complete=False).verdict == "correct"
             vague = vaguer_than_key(p.row.question, p.answer, p.key, self.tv, backed)
             if vague is not None:
                 v = vague
@@ -1260,11 +1273,12 @@ class Grader:
         shown = key_ev.sentences if key_ev else None
         return Grade(p.row, v.verdict, v.score, self._extract(shown), reasons)
 
-    def _against_archive(self, p: _Plan, ev_j: _Judgement) -> Grade:
+    def _against_archive(self, p: _Plan, ev_j: _Judgement, complete: bool = True) -> Grade:
         """Without a key the evidence is the key -- but a passage is no model answer: it always says
         more than an answer needs, so completeness cannot be judged, only support.  An answer is
         correct when the model finds it supported and every claim in it is in the passage, partial
-        when some claims are not, incorrect when most are not or the passage contradicts it."""
+        when some claims are not, incorrect when most are not or the passage contradicts it.  With
+        `complete`, a question asking how many or when also needs the number the passage gives."""
         q, a = p.row.question, p.answer
         support = ev_j.proba["correct"] + ev_j.proba["partial"]
         passage = self.evidence.context(ev_j.sentences or [], p.voices(ev_j.sentences or []))
@@ -1290,11 +1304,31 @@ class Grader:
             verdict, reasons = "correct", ["supported by the archive"]
             if missing:
                 reasons.append(f"except {', '.join(missing[:4])}")
+        shown = ev_j.sentences
+        about = _about(q, self._about_pool(p))
+        if verdict != "incorrect" and missing and about and ev_j.sentences and about[0].text not in passage:
+            # The answer's number found in a sentence about something else, while the sentence
+            # most about the question gives another, and the rest of the answer is not backed
+            # either: the answer was matched to the wrong passage.
+            topic = set(content_words(q)) - _FRAME
+            cover = lambda ss: len(topic & set(content(" ".join(s.text for s in ss))))  # noqa: E731
+            clash = number_conflict(q, a, about[0].text) if cover(about) > cover(ev_j.sentences) else None
+            if clash:
+                verdict, score, contradicted, shown = "incorrect", min(score, 0.2), True, about
+                reasons = [f"number differs: answer says {', '.join(clash[0])}, archive says {', '.join(clash[1])}"]
+        if complete and verdict == "correct" and QUANTITY_QUESTION.search(q):
+            # A question asking how many, how large or when, answered without the number or time
+            # the backing passage gives: right as far as it goes.
+            qn = numbers(q)
+            quoted = " ".join(s.text for s in ev_j.sentences or [])
+            given = [v for k, v in numbers(quoted).items() if k not in qn]
+            if given and not set(numbers(a)) - set(qn):
+                verdict, score = "partial", min(score, 0.5)
+                reasons = [f"partly answers the question: the archive also gives {', '.join(given[:3])}"]
         # The quote that justifies the mark: the passage that backs the answer, or contradicts it;
         # for an unsupported answer, what the archive does say about the question.
-        shown = ev_j.sentences
         if verdict == "incorrect" and not contradicted:
-            shown = _about(q, self._about_pool(p)) or shown
+            shown = about or shown
         return Grade(p.row, verdict, round(score, 3), self._extract(shown), reasons)
 
 
