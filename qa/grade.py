@@ -516,6 +516,9 @@ class KeyVerdict:
     reasons: list[str]
 
 
+KEY_NOTE = re.compile(r"\s*\([^()]*\)")
+
+
 def grade_with_key(question: str, answer: str, key: str, tv: TextVectors, model: GraderModel) -> KeyVerdict:
     """An answer against the teacher's key alone: the model's verdict, unless a hard check finds
     a contradiction (a different number or name, a negation, an opposite)."""
@@ -529,6 +532,12 @@ def grade_with_key(question: str, answer: str, key: str, tv: TextVectors, model:
     reasons = _conflict_reasons(comp, "key") if crisp else []
     if polarity_conflict(answer, key):
         reasons.append(f"contradicts: answer says {_YES_NO.match(answer).group(1)}, key says {_YES_NO.match(key).group(1)}")
+    core = KEY_NOTE.sub("", key).strip()
+    if verdict == "partial" and not reasons and core and core != key:
+        # A key's parenthesis is the teacher's note (a source, an aside): the answer need not cover it.
+        plain = grade_with_key(question, answer, core, tv, model)
+        if plain.verdict == "correct":
+            return plain
     if reasons:
         verdict, score = "incorrect", min(score, 0.2)
     elif verdict == "correct":
@@ -546,7 +555,8 @@ def grade_with_key(question: str, answer: str, key: str, tv: TextVectors, model:
 # partial when it says nothing the key (or the question) contradicts -- no number, name, negation,
 # opposite or yes/no of its own -- and either the archive backs it or the key merely has the
 # specifics (numbers, names) it leaves out.
-VAGUE_MIN_COS = 0.4  # MiniLM cosine of answer and key below which the answer is about something else
+VAGUE_MIN_COS = 0.2  # MiniLM cosine of answer and key below which the answer is about something else
+DENIALS = frozenset(stem(w) for w in "deny denied denies refuse refused refuses reject rejected rejects".split())
 _YES_NO = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
 
 
@@ -580,7 +590,7 @@ def vaguer_than_key(question: str, answer: str, key: str, tv: TextVectors, backe
     comp = compare(question, answer, key, tv)
     if _conflict_reasons(comp, "key") or polarity_conflict(answer, key):
         return None
-    if has_negation(answer) and not has_negation(key):
+    if (has_negation(answer) and not has_negation(key)) or set(content(answer)) & DENIALS - set(content(key)):
         return None  # a denial the key does not make
     key_facts = specifics(key, question)
     own = specifics(answer, question)
