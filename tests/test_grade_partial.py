@@ -75,3 +75,12 @@ def test_a_speaker_named_mid_sentence_owns_it(grader):
     # Rusk as the object of somebody else's verb is not Rusk speaking.
     assert not subject.match("Mr. Gromyko told Rusk that it was so.")
     assert not subject.match("Gromyko said that Rusk's reasoning was wrong.")
+
+
+def test_a_keys_parenthesis_is_a_note_the_answer_need_not_cover(grader):
+    q = "In how many countries did Rusk say American missiles and atomic weapons are?"
+    key = "Three countries (Gromyko's telegram of October 20, 1962, reporting the October 18 conversation)."
+    g = grade(grader, q, "Three countries.", key)
+    assert g.verdict == "correct" and g.reasons[0] == "matches the key"
+    # The note does not excuse a wrong answer.
+    assert grade(grader, q, "Five countries.", key).verdict == "incorrect"
