@@ -598,6 +598,12 @@ def vaguer_than_key(question: str, answer: str, key: str, tv: TextVectors, backe
     if any(f not in key_facts and f not in key_words and (f.startswith("#") or not backed) for f in own):
         return None  # a number (or, unless the archive backs it, a name) of its own: a different claim
     missing = sorted(key_facts - own)
+    # A key that names somebody or something, answered with another name ("Soviet operators" for
+    # "the Cubans themselves"): a different answer, not a vaguer one.
+    qw = {stem(fold(w)) for w in WORD_RE.findall(question)}
+    capitals = {stem(fold(w)) for w in WORD_RE.findall(answer) if w[0].isupper() and fold(w) not in GRADE_STOPWORDS}
+    if any(not m.startswith("#") for m in missing) and capitals - key_words - qw - BARE_REPLIES:
+        return None
     if not (backed or (missing and comp.features["cos_ar"] >= VAGUE_MIN_COS)):
         return None
     shown = [m.lstrip("#") for m in missing][:4] or comp.missing[:4]

@@ -84,3 +84,9 @@ def test_a_keys_parenthesis_is_a_note_the_answer_need_not_cover(grader):
     assert g.verdict == "correct" and g.reasons[0] == "matches the key"
     # The note does not excuse a wrong answer.
     assert grade(grader, q, "Five countries.", key).verdict == "incorrect"
+
+
+def test_another_name_for_a_named_key_is_wrong_not_vaguer(grader):
+    q = "Who did Gromyko say runs things on Cuba?"
+    g = grade(grader, q, "The Soviet specialists.", "The Cubans themselves.")
+    assert g.verdict == "incorrect"
