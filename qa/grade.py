@@ -514,6 +514,7 @@ class KeyVerdict:
     verdict: str
     score: float
     reasons: list[str]
+    contradicted: bool = False  # a hard check (number, name, negation, opposite, yes/no) failed
 
 
 KEY_NOTE = re.compile(r"\s*\([^()]*\)")
@@ -533,12 +534,14 @@ def grade_with_key(question: str, answer: str, key: str, tv: TextVectors, model:
     if polarity_conflict(answer, key):
         reasons.append(f"contradicts: answer says {_YES_NO.match(answer).group(1)}, key says {_YES_NO.match(key).group(1)}")
     core = KEY_NOTE.sub("", key).strip()
-    if verdict == "partial" and not reasons and core and core != key:
-        # A key's parenthesis is the teacher's note (a source, an aside): the answer need not cover it.
+    if verdict != "incorrect" and not reasons and core and core != key:
+        # A key's parenthesis is the teacher's note (a source, an aside): the answer need not
+        # cover it, and the rest of the key is what it must not contradict.
         plain = grade_with_key(question, answer, core, tv, model)
-        if plain.verdict == "correct":
+        if plain.contradicted or (verdict == "partial" and plain.verdict == "correct"):
             return plain
-    if reasons:
+    contradicted = bool(reasons)
+    if contradicted:
         verdict, score = "incorrect", min(score, 0.2)
     elif verdict == "correct":
         reasons = ["matches the key"]
@@ -547,7 +550,7 @@ def grade_with_key(question: str, answer: str, key: str, tv: TextVectors, model:
         reasons = ["covers only part of the key" + (f": missing {', '.join(missing)}" if missing else "")]
     else:
         reasons = [f"does not match the key: key says {_short(key)}"]
-    return KeyVerdict(verdict, round(score, 3), reasons)
+    return KeyVerdict(verdict, round(score, 3), reasons, contradicted)
 
 
 # An answer the key alone rejects may still be right as far as it goes: "a fixed time limit"
