@@ -373,13 +373,7 @@ def compare(question: str, answer: str, reference: str, tv: TextVectors) -> Comp
     comp = Comparison(feats, missing)
     # Hard contradictions, only between texts about the same thing (they share content words).
     shared = bool(a_set & r_set)
-    qnums = numbers(question)
-    an = {k: v for k, v in numbers(answer).items() if k not in qnums}
-    rn = {k: v for k, v in numbers(reference).items() if k not in qnums}
-    # A different number: the answer has one the reference lacks and lacks one it has ("from six
-    # to eight" against a key of "eight" is no conflict; "from 11 to 15" against "11 to 13" is).
-    if an and rn and set(an) - set(rn) and set(rn) - set(an):
-        comp.number_conflict = ([v for k, v in an.items() if k not in rn], list(rn.values()))
+    comp.number_conflict = number_conflict(question, answer, reference)
     # A bare "no"/"none"/"never" key is a pure polarity statement: the answer must share it.
     bare = has_negation(reference) and not r_set and not has_negation(answer)
     if neg_a != neg_r and (neg_conf and shared) or bare:
@@ -404,6 +398,25 @@ def compare(question: str, answer: str, reference: str, tv: TextVectors) -> Comp
             [r_surface.get(n, n) for n in sorted(r_names, key=_order(reference))],
         )
     return comp
+
+
+def number_conflict(question: str, answer: str, reference: str) -> Optional[tuple[list[str], list[str]]]:
+    """(answer says, reference says) when the answer has a number the reference lacks and lacks
+    one it has, beyond the question's ("from six to eight" against a key of "eight" is no
+    conflict; "from 11 to 15" against "11 to 13" is)."""
+    qnums = numbers(question)
+    an = {k: v for k, v in numbers(answer).items() if k not in qnums}
+    rn = {k: v for k, v in numbers(reference).items() if k not in qnums}
+    if an and rn and set(an) - set(rn) and set(rn) - set(an):
+        return [v for k, v in an.items() if k not in rn], list(rn.values())
+    return None
+
+
+# "How many …?", "When …?": a question whose answer is a number, a time or a date.
+QUANTITY_QUESTION = re.compile(
+    r"\b(?:how\s+(?:many|much|large|big|long|old|far|often|soon)|when|what\s+(?:time|year|date|day|month))\b",
+    re.IGNORECASE,
+)
 
 
 def _order(text: str) -> Callable[[str], int]:
@@ -501,6 +514,10 @@ class KeyVerdict:
     verdict: str
     score: float
     reasons: list[str]
+    contradicted: bool = False  # a hard check (number, name, negation, opposite, yes/no) failed
+
+
+KEY_NOTE = re.compile(r"\s*\([^()]*\)")
 
 
 def grade_with_key(question: str, answer: str, key: str, tv: TextVectors, model: GraderModel) -> KeyVerdict:
@@ -514,7 +531,17 @@ def grade_with_key(question: str, answer: str, key: str, tv: TextVectors, model:
     score = expected_credit(proba)
     crisp = _short_enough(answer) and _short_enough(key)
     reasons = _conflict_reasons(comp, "key") if crisp else []
-    if reasons:
+    if polarity_conflict(answer, key):
+        reasons.append(f"contradicts: answer says {_YES_NO.match(answer).group(1)}, key says {_YES_NO.match(key).group(1)}")
+    core = KEY_NOTE.sub("", key).strip()
+    if verdict != "incorrect" and not reasons and core and core != key:
+        # A key's parenthesis is the teacher's note (a source, an aside): the answer need not
+        # cover it, and the rest of the key is what it must not contradict.
+        plain = grade_with_key(question, answer, core, tv, model)
+        if plain.contradicted or (verdict == "partial" and plain.verdict == "correct"):
+            return plain
+    contradicted = bool(reasons)
+    if contradicted:
         verdict, score = "incorrect", min(score, 0.2)
     elif verdict == "correct":
         reasons = ["matches the key"]
@@ -523,7 +550,68 @@ def grade_with_key(question: str, answer: str, key: str, tv: TextVectors, model:
         reasons = ["covers only part of the key" + (f": missing {', '.join(missing)}" if missing else "")]
     else:
         reasons = [f"does not match the key: key says {_short(key)}"]
-    return KeyVerdict(verdict, round(score, 3), reasons)
+    return KeyVerdict(verdict, round(score, 3), reasons, contradicted)
+
+
+# An answer the key alone rejects may still be right as far as it goes: "a fixed time limit"
+# against a key of "30 days", "a lot of money" against "one-third of a million dollars".  It is
+# partial when it says nothing the key (or the question) contradicts -- no number, name, negation,
+# opposite or yes/no of its own -- and either the archive backs it or the key merely has the
+# specifics (numbers, names) it leaves out.
+VAGUE_MIN_COS = 0.2  # MiniLM cosine of answer and key below which the answer is about something else
+DENIALS = frozenset(stem(w) for w in "deny denied denies refuse refused refuses reject rejected rejects".split())
+_YES_NO = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
+
+
+def polarity_conflict(answer: str, key: str) -> bool:
+    """The key opens with a bare yes or no and the answer with the other one."""
+    a, k = _YES_NO.match(answer), _YES_NO.match(key)
+    return bool(a and k and a.group(1).lower() != k.group(1).lower())
+
+
+def specifics(text: str, question: str) -> set[str]:
+    """The checkable facts of a text that the question does not already name: its numbers (as
+    values) and its capitalised words that are not merely sentence-initial (stems)."""
+    qn = numbers(question)
+    qw = {stem(fold(w)) for w in WORD_RE.findall(question)}
+    out = {f"#{k}" for k in numbers(text) if k not in qn}
+    for m in WORD_RE.finditer(text):
+        w = m.group(0)
+        if not w[0].isupper() or fold(w) in GRADE_STOPWORDS or fold(w) in NUMBER_WORDS or fold(w) in MONTHS:
+            continue
+        before = text[: m.start()].rstrip()
+        if not before or before[-1] in ".!?:;\"“(":
+            continue
+        if stem(fold(w)) not in qw:
+            out.add(stem(fold(w)))
+    return out
+
+
+def vaguer_than_key(question: str, answer: str, key: str, tv: TextVectors, backed: bool) -> Optional[KeyVerdict]:
+    """Partial when the answer says less than the key but nothing against it (see above); None
+    when it is simply wrong."""
+    comp = compare(question, answer, key, tv)
+    if _conflict_reasons(comp, "key") or polarity_conflict(answer, key):
+        return None
+    if (has_negation(answer) and not has_negation(key)) or set(content(answer)) & DENIALS - set(content(key)):
+        return None  # a denial the key does not make
+    key_facts = specifics(key, question)
+    own = specifics(answer, question)
+    key_words = {stem(fold(w)) for w in WORD_RE.findall(key)}
+    if any(f not in key_facts and f not in key_words and (f.startswith("#") or not backed) for f in own):
+        return None  # a number (or, unless the archive backs it, a name) of its own: a different claim
+    missing = sorted(key_facts - own)
+    # A key that names somebody or something, answered with another name ("Soviet operators" for
+    # "the Cubans themselves"): a different answer, not a vaguer one.
+    qw = {stem(fold(w)) for w in WORD_RE.findall(question)}
+    capitals = {stem(fold(w)) for w in WORD_RE.findall(answer) if w[0].isupper() and fold(w) not in GRADE_STOPWORDS}
+    if any(not m.startswith("#") for m in missing) and capitals - key_words - qw - BARE_REPLIES:
+        return None
+    if not (backed or (missing and comp.features["cos_ar"] >= VAGUE_MIN_COS)):
+        return None
+    shown = [m.lstrip("#") for m in missing][:4] or comp.missing[:4]
+    reason = "says less than the key" + (f": missing {', '.join(shown)}" if shown else "")
+    return KeyVerdict("partial", 0.5, [reason])
 
 
 # -- evidence from the archive ---------------------------------------------------------------------
@@ -596,11 +684,19 @@ class EvidenceFinder:
         return bool(self._subject_of(tuple(speakers)).match(self.archive.document_text(doc), start, end))
 
     def _subject_of(self, speakers: tuple[str, ...]) -> re.Pattern:
-        """A sentence opening with one of the speakers' names (not its possessive)."""
+        """A sentence opening with one of the speakers' names (not its possessive), or with one of
+        them as the subject of a verb of saying further on ("Mr. Romanovsky commented that ...,
+        and Mr. Siscoe replied that ..." holds Siscoe's words too)."""
         if speakers not in self._subjects:
+            from .speakers import _ADV, _VERBS
+
             forms = sorted((f for f, c in self.archive.known_speakers.items() if c in speakers), key=len, reverse=True)
             alternatives = "|".join(re.escape(f) for f in forms) or "(?!)"
-            self._subjects[speakers] = re.compile(rf"[\s\"“'(\[]*(?:{alternatives})(?![\w’'])", re.IGNORECASE)
+            self._subjects[speakers] = re.compile(
+                rf"[\s\"“'(\[]*(?:{alternatives})(?![\w’'])"
+                rf"|.*?\b(?:{alternatives})(?:\s+{_ADV}){{0,2}}\s+{_VERBS}",
+                re.IGNORECASE | re.DOTALL,
+            )
         return self._subjects[speakers]
 
     def sentence_at(self, text: str, doc: str, start: int, end: int, index: int, source: Extract, relevance: float) -> Sentence:
@@ -883,6 +979,11 @@ SYNONYM_COS = 0.55
 BARE_REPLIES = frozenset("yes yeah yep ok okay sure true false maybe right correct".split())  # MiniLM cosine of two single words above which they count as the same claim
 
 
+# Verbs that report what somebody said ("He said ...", "He called it ..."): the frame of an
+# answer to "What did X say …", not a claim the archive must back.
+REPORTING = frozenset(stem(w) for w in "say said says tell told call called calls reply replied state stated".split())
+
+
 def _word_forms(text: str) -> list[str]:
     return sorted({fold(w) for w in WORD_RE.findall(text) if fold(w) not in GRADE_STOPWORDS and not is_negation(fold(w))})
 
@@ -926,7 +1027,7 @@ def unsupported_words(question: str, answer: str, passage: str, tv: TextVectors)
     qs = set(content(question))
     ps = set(content(passage))
     surface = _surface(answer)
-    new = [w for w in dict.fromkeys(content(answer)) if w not in qs and w not in BARE_REPLIES]
+    new = [w for w in dict.fromkeys(content(answer)) if w not in qs and w not in BARE_REPLIES and w not in REPORTING]
     groups = [g & set(new) for g in name_groups(answer)]
     exact = set().union(*groups) if groups else set()
     exact |= {w for w in new if w[0].isdigit() or w in names(answer) | _leading_name(answer)}
@@ -1078,10 +1179,15 @@ class Grader:
         q = p.row.question
         if not is_non_answer(p.answer):
             sents = self.evidence.sentences(q, p.key, p.answer)
-            p.support = self._narrow(q, p.answer, self._options(q, p.answer, sents, p.own))
+            anyone = self.evidence.anyone(q, p.answer) if p.speakers else []
+            # The search without the name may find the speaker's own words the engine's speaker
+            # filter missed ("X commented that ..., and Y replied that ..."): they count as well.
+            seen = {(s.doc, s.index) for s in sents}
+            own = sents + [s for s in anyone if (s.doc, s.index) not in seen]
+            p.support = self._narrow(q, p.answer, self._options(q, p.answer, own, p.own))
             if p.speakers:
                 seen, others = set(), []
-                for s in sents + self.evidence.anyone(q, p.answer):
+                for s in sents + anyone:
                     if not p.own(s) and (s.doc, s.index) not in seen:
                         seen.add((s.doc, s.index))
                         others.append(s)
@@ -1172,19 +1278,26 @@ class Grader:
 
     def _against_key(self, p: _Plan, ev_j: Optional[_Judgement], key_ev: Optional[_Judgement]) -> Grade:
         """The teacher's key decides.  The archive cannot judge completeness (a passage always
-        says more than the answer needs), so it is only a witness: "the archive agrees"."""
+        says more than the answer needs), so it is only a witness: "the archive agrees" -- or, for
+        an answer the key alone rejects, "it says less than the key, but nothing wrong" (partial)."""
         v = grade_with_key(p.row.question, p.answer, p.key, self.tv, self.model)
+        if v.verdict == "incorrect":
+            backed = ev_j is not None and self._against_archive(p, ev_j, complete=False).verdict == "correct"
+            vague = vaguer_than_key(p.row.question, p.answer, p.key, self.tv, backed)
+            if vague is not None:
+                v = vague
         reasons = list(v.reasons)
         if v.verdict == "correct" and ev_j is not None and ev_j.proba["incorrect"] < 0.5:
             reasons.append("the archive agrees")
         shown = key_ev.sentences if key_ev else None
         return Grade(p.row, v.verdict, v.score, self._extract(shown), reasons)
 
-    def _against_archive(self, p: _Plan, ev_j: _Judgement) -> Grade:
+    def _against_archive(self, p: _Plan, ev_j: _Judgement, complete: bool = True) -> Grade:
         """Without a key the evidence is the key -- but a passage is no model answer: it always says
         more than an answer needs, so completeness cannot be judged, only support.  An answer is
         correct when the model finds it supported and every claim in it is in the passage, partial
-        when some claims are not, incorrect when most are not or the passage contradicts it."""
+        when some claims are not, incorrect when most are not or the passage contradicts it.  With
+        `complete`, a question asking how many or when also needs the number the passage gives."""
         q, a = p.row.question, p.answer
         support = ev_j.proba["correct"] + ev_j.proba["partial"]
         passage = self.evidence.context(ev_j.sentences or [], p.voices(ev_j.sentences or []))
@@ -1210,11 +1323,31 @@ class Grader:
             verdict, reasons = "correct", ["supported by the archive"]
             if missing:
                 reasons.append(f"except {', '.join(missing[:4])}")
+        shown = ev_j.sentences
+        about = _about(q, self._about_pool(p))
+        if verdict != "incorrect" and missing and about and ev_j.sentences and about[0].text not in passage:
+            # The answer's number found in a sentence about something else, while the sentence
+            # most about the question gives another, and the rest of the answer is not backed
+            # either: the answer was matched to the wrong passage.
+            topic = set(content_words(q)) - _FRAME
+            cover = lambda ss: len(topic & set(content(" ".join(s.text for s in ss))))  # noqa: E731
+            clash = number_conflict(q, a, about[0].text) if cover(about) > cover(ev_j.sentences) else None
+            if clash:
+                verdict, score, contradicted, shown = "incorrect", min(score, 0.2), True, about
+                reasons = [f"number differs: answer says {', '.join(clash[0])}, archive says {', '.join(clash[1])}"]
+        if complete and verdict == "correct" and QUANTITY_QUESTION.search(q):
+            # A question asking how many, how large or when, answered without the number or time
+            # the backing passage gives: right as far as it goes.
+            qn = numbers(q)
+            quoted = " ".join(s.text for s in ev_j.sentences or [])
+            given = [v for k, v in numbers(quoted).items() if k not in qn]
+            if given and not set(numbers(a)) - set(qn):
+                verdict, score = "partial", min(score, 0.5)
+                reasons = [f"partly answers the question: the archive also gives {', '.join(given[:3])}"]
         # The quote that justifies the mark: the passage that backs the answer, or contradicts it;
         # for an unsupported answer, what the archive does say about the question.
-        shown = ev_j.sentences
         if verdict == "incorrect" and not contradicted:
-            shown = _about(q, self._about_pool(p)) or shown
+            shown = about or shown
         return Grade(p.row, verdict, round(score, 3), self._extract(shown), reasons)
 
 
