@@ -28,7 +28,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from .embed import model_path, model_version
-from .onnx_encoder import ExportFailed, _published, cache_dir, default_threads
+from .onnx_encoder import ExportFailed, _published, cache_dir, cpu_session
 
 DELTA_PATH = Path(__file__).parent / "models" / "cross_encoder.npz"
 # Bump when the graph recipe (inputs, pooling, head) changes: old exports are then not used.
@@ -272,15 +272,8 @@ class CrossEncoder:
     """Tokenizer + ONNX session: relevance logits of (question, text) pairs, higher = more relevant."""
 
     def __init__(self, path: Path, threads: Optional[int] = None):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or default_threads()
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
         self.path = Path(path)
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(path, threads)
         self.tokenizer = tokenizer()
         self._lock = threading.Lock()
 

@@ -84,24 +84,30 @@ def max_seq_length() -> int:
         return 256
 
 
+def cpu_session(path: Path, threads: Optional[int] = None):
+    """An onnxruntime CPU session as every graph of ours runs: fixed threads, quiet, no spinning."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or default_threads()
+    options.inter_op_num_threads = 1
+    # Idle worker threads sleep instead of spinning: on a shared machine spinning burns the
+    # cores other processes need, and the spin gains nothing measurable for one question.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 class OnnxEncoder:
     """Tokenizer + ONNX session + mean pooling + L2 normalisation, as the packaged model does it."""
 
     name = "onnx"
 
     def __init__(self, path: Path, threads: Optional[int] = None):
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or default_threads()
-        options.inter_op_num_threads = 1
-        # Idle worker threads sleep instead of spinning: on a shared machine spinning burns the
-        # cores other processes need, and the spin gains nothing measurable for one question.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
         self.path = Path(path)
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(path, threads)
         self.tokenizer = Tokenizer.from_file(str(Path(model_path()) / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_seq_length())
         self.tokenizer.no_padding()  # the packaged file pads to a fixed 128; we pad per batch
