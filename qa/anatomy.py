@@ -734,18 +734,23 @@ def _sig_name(signer: Optional[str]) -> Optional[str]:
 def _generic_title(text: str, meta: DocumentMeta) -> None:
     """A first line that is a title: "# Heading", "**Heading**" or a short line followed by a blank line."""
     blocks = _blocks(text, 0, len(text))
-    if len(blocks) < 2:
+    if not blocks:
         return
     blk = blocks[0]
     first = blk[0].text
     is_heading = bool(re.match(r"#{1,6}[ \t]+\S", first)) or bool(re.fullmatch(r"\*\*[^*]+\*\*", first))
     joined = " ".join(ln.text for ln in blk)
     if not is_heading:
+        if len(blocks) < 2:
+            return
         if len(blk) > 2 or len(joined) > 300 or re.search(r"[.!?]$", joined) or dateline(joined):
             return
         if _field(first) or _label_line(first) or _SALUTATION_RE.match(first):
             return
-    if is_heading and len(blk) > 1:
+        nxt = blocks[1][0].start
+    else:
+        # A heading is the title whatever follows it: the body starts on the next line.
+        nxt = blk[1].start if len(blk) > 1 else (blocks[1][0].start if len(blocks) > 1 else len(text))
         blk = blk[:1]
         joined = first
     title = _unmark(joined)
@@ -754,7 +759,6 @@ def _generic_title(text: str, meta: DocumentMeta) -> None:
     meta.title = title
     lead = blk[0].text.find(_unmark(blk[0].text)) if blk[0].text else 0
     meta.metadata_spans.append((blk[0].start + max(lead, 0), blk[-1].start + len(blk[-1].text.rstrip("*_ ").rstrip())))
-    nxt = blocks[1][0].start
     meta.body_start = nxt
 
 

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, TextIO
@@ -299,7 +300,7 @@ class MarkdownWriter(Writer):
         row, a = result.row, result.answer
         asked = a.question if a is not None else row.question
         lines = [f"## {md_escape(str(row.id))}. {md_escape(asked if isinstance(asked, str) else json.dumps(asked))}", ""]
-        details = [f"{self.names[k]}: {md_escape(_cell(v))}" for k, v in row.fields.items() if not isinstance(v, (dict, list))]
+        details = [f"{md_escape(self.names[k])}: {md_escape(_cell(v))}" for k, v in row.fields.items() if not isinstance(v, (dict, list))]
         if details:
             lines += [" · ".join(details), ""]
         if result.status == "error":
@@ -324,16 +325,20 @@ class MarkdownWriter(Writer):
         # Rewritten through a temporary file and an atomic rename: a kill here loses nothing. The
         # rename replaces the link's target, never a link of the user's.
         real = Path(os.path.realpath(self.path))
-        tmp = real.with_name(f".{real.name}.tmp")
+        tmp = None
         try:
             with open(real, encoding="utf-8", newline="") as f:
                 text = f.read()
             text = _MD_SUMMARY.sub(lambda m: self.summary_block(tally), text, count=1)
-            with open(tmp, "w", encoding="utf-8", newline="") as f:
+            # A fresh name of our own beside the report: never a file the user already has.
+            fd, name = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=real.parent)
+            tmp = Path(name)
+            with open(fd, "w", encoding="utf-8", newline="") as f:
                 f.write(text)
             os.replace(tmp, real)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
             raise OutputUnusable(f"cannot write the summary into {printable(self.path)}: {exc.strerror or exc}") from None
 
     @classmethod

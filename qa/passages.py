@@ -7,7 +7,7 @@ import re
 from .segment import line_of, line_starts, paragraph_starts, split_sentences
 from .types import Document, Passage, Sentence
 
-CHUNKER_VERSION = "2"  # 2: anatomy (structure lines, Notes as metadata)
+CHUNKER_VERSION = "3"  # 2: anatomy (structure lines, Notes as metadata); 3: a Markdown heading is the title whatever follows it
 # MiniLM truncates at 256 word pieces; ~150 words stays under that for English prose.
 PASSAGE_MAX_WORDS = 150
 PASSAGE_OVERLAP_SENTENCES = 1

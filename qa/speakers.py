@@ -47,9 +47,10 @@ from bisect import bisect_right
 from pathlib import Path
 from typing import Callable, Optional
 
+from .segment import line_break_view
 from .types import Document, Sentence
 
-SPEAKER_VERSION = "3"  # 2: anatomy (participants, relayed texts, institution authors); 3: people (full names)
+SPEAKER_VERSION = "4"  # 2: anatomy (participants, relayed texts, institution authors); 3: people (full names); 4: lone-CR line starts
 
 AUTHOR = "<author>"  # alias value meaning "the document's author"
 # Deliberately tiny: only phrases that mean the same in every archive. Titles ("the President")
@@ -775,7 +776,7 @@ def _attribute(doc: Document, body: list[Sentence], st: "_DocState") -> None:
         masked, inside, close = _mask_quotes(text, inside)
         quote_len = quote_len + 1 if inside else 0
         masks.append((masked, started, close, inside))
-        before = doc.text[max(0, s.start - 12):s.start]
+        before = line_break_view(doc.text[max(0, s.start - 12):s.start])  # a lone CR ends a line too
         line_start = s.start == doc.meta.body_start or (
             "\n" in before and not before.rsplit("\n", 1)[1].strip(" \t*_#>-"))
         cues.append(_explicit_cue(masked, line_start))

@@ -373,3 +373,28 @@ def test_letter_without_a_title_line(tmp_path):
     assert (m.date, m.place, m.salutation, m.signature) == ("1962-10-26", "Moscow", "Dear Mr. President,", "N. Khrushchev")
     assert s["I have received your message."].speaker == "Khrushchev"
     assert s["Dear Mr. President,"].section == "structure"
+
+
+@pytest.mark.parametrize(
+    "text, title, first_body",
+    [
+        ("# Heading\nBody right after the heading.\n", "Heading", "Body right after the heading."),
+        ("# Heading\n\nBody after a blank line.\n", "Heading", "Body after a blank line."),
+        ("# Heading only\n", "Heading only", None),
+    ],
+)
+def test_a_markdown_heading_is_the_title_whatever_follows_it(tmp_path, text, title, first_body):
+    doc, s = _doc(tmp_path, "note.md", text)
+    assert doc.meta.title == title
+    assert all(x.section != "body" for t, x in s.items() if title in t)  # the heading is never an answer
+    if first_body:
+        assert s[first_body].section == "body"
+
+
+def test_transcript_labels_after_lone_cr_line_breaks_name_the_speakers(tmp_path):
+    lf = "Transcript\n\nVienna, June 3, 1961\n\nKENNEDY: We want peace in Berlin.\nKHRUSHCHEV: We will sign the treaty.\nKENNEDY: Then it will be a cold winter.\n"
+    speakers = {}
+    for name, text in (("lf.txt", lf), ("cr.txt", lf.replace("\n", "\r"))):
+        _, s = _doc(tmp_path, name, text)
+        speakers[name] = [x.speaker for t, x in s.items() if t.startswith(("KENNEDY", "KHRUSHCHEV"))]
+    assert speakers["cr.txt"] == speakers["lf.txt"] and len(speakers["lf.txt"]) == 3 and all(speakers["lf.txt"])

@@ -396,3 +396,18 @@ def test_line_breaks_and_tabs_in_a_question_are_spaces(seeds_index):
     assert proc.returncode == 0, proc.stderr
     answer = json.loads(proc.stdout)
     assert answer["question"] == "What did Rusk say about July?" and answer["answers"]
+
+
+def test_markdown_report_escapes_column_names_and_keeps_the_users_temp_file(evil, tmp_path):
+    corpus, index = evil
+    questions = tmp_path / "q.csv"
+    questions.write_text(f'id,question,"note\x1b]0;PWN\x07x"\nr1,{GRAIN},hi\n', encoding="utf-8")
+    report = tmp_path / "out.md"
+    mine = tmp_path / ".out.md.tmp"  # a file of the user's that happens to bear a temp-looking name
+    mine.write_text("mine", encoding="utf-8")
+    proc = qa("batch", questions, "-o", report, "--corpus", corpus, "--index", index)
+    assert proc.returncode == 0, proc.stderr
+    md = report.read_text("utf-8")
+    assert not RAW_CONTROL.search(md) and "note\\\\x1b\\]0;PWN\\\\x07x: hi" in md
+    assert mine.read_text("utf-8") == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.md.tmp", "out.md", "q.csv"]

@@ -305,3 +305,20 @@ async def test_tui_filter_box_restricts_every_question_and_ctrl_r_clears_it(seed
         assert app.archive.filter is None and not bar.has_class("-active")
         await ask(pilot, JULY_QUESTION)
         assert TELEGRAM in {e.doc for e in app.turns[-1].extracts}
+
+
+async def test_tui_filter_text_is_never_read_as_markup(seeds_index, encoder, tmp_path):
+    from qa.tui.app import QaApp
+
+    from .tui_support import settle
+
+    app = QaApp(SEEDS, seeds_index, encoder=encoder, export_dir=tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+f")
+        await pilot.pause()
+        await pilot.press(*"author:[/x]", "enter")
+        await pilot.pause()
+        bar = app.query_one("#filter-bar")
+        assert bar.has_class("-active") and "[/x]" in str(bar.render())
+    assert app.return_code in (0, None)

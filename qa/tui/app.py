@@ -151,7 +151,7 @@ class QaApp(App):
         with Horizontal(id="body"):
             yield DocumentList(id="documents")
             with Vertical(id="main"):
-                yield Static(id="filter-bar")
+                yield Static(id="filter-bar", markup=False)  # titles and typed filters are text, never markup
                 with VerticalScroll(id="conversation"):
                     yield Static(
                         "Ask a question about the archive. Answers are verbatim quotes with their references; "
