@@ -243,8 +243,11 @@ def header(command: str, archives: list[DevArchive], evaluated: list[DevArchive]
            all_weights: Path, weights_info: dict[str, dict]) -> list[str]:
     committed = json.loads(WEIGHTS_PATH.read_text("utf-8"))
     fresh = json.loads(all_weights.read_text("utf-8"))
-    same = all(np.allclose(committed[k][f], fresh[k][f], atol=1e-5) for k in ("rank", "abstain")
-               for f in ("coef", "mean", "scale")) if committed["rank"]["features"] == fresh["rank"]["features"] else False
+    same = all(
+        committed[k]["features"] == fresh[k]["features"]
+        and all(np.allclose(committed[k][f], fresh[k][f], atol=1e-5) for f in ("coef", "mean", "scale"))
+        for k in ("rank", "abstain")
+    )
     chosen = fresh.get("weight_selection")
     choice = (
         f"- The all-archives weights use archive weight {chosen['chosen']:g}, chosen by mean leave-one-archive-out "
