@@ -158,7 +158,8 @@ class _Line:
     text: str  # stripped
 
 
-def _lines(text: str, start: int, end: int) -> list[_Line]:
+def lines(text: str, start: int, end: int) -> list[_Line]:
+    """Every line of text[start:end], blank ones too, with the offsets of its stripped text."""
     out = []
     pos = start
     while pos < end:
@@ -176,7 +177,7 @@ def _blocks(text: str, start: int, end: int) -> list[list[_Line]]:
     """Runs of non-blank lines (paragraphs) in text[start:end]."""
     out: list[list[_Line]] = []
     cur: list[_Line] = []
-    for ln in _lines(text, start, end):
+    for ln in lines(text, start, end):
         if ln.text:
             cur.append(ln)
         elif cur:

@@ -150,16 +150,9 @@ def translator_from(text: str) -> Optional[str]:
 
 def _line_spans(text: str, start: int, end: int) -> Iterator[tuple[int, int, str]]:
     """(start, end, stripped text) of every non-blank line in text[start:end]."""
-    pos = start
-    while pos < end:
-        nl = text.find("\n", pos, end)
-        stop = end if nl < 0 else nl
-        line = text[pos:stop]
-        stripped = line.strip()
-        if stripped:
-            lead = len(line) - len(line.lstrip())
-            yield pos + lead, pos + lead + len(stripped), stripped
-        pos = stop + 1
+    from .anatomy import lines
+
+    return ((ln.start, ln.end, ln.text) for ln in lines(text, start, end) if ln.text)
 
 
 def _parse_citation(meta: DocumentMeta, citation: str) -> None:
